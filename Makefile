@@ -1,0 +1,37 @@
+# JetDesk: `make run` starts the whole system locally; `make test` runs every test.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test test-unit test-integration test-e2e token clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q "pip==26.2.1"  # chalice 1.34 needs pip<26.3
+	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	HOST=$(HOST) PORT=$(PORT) exec $(PY) -m infra.local
+
+test: setup
+	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest tests/unit
+
+test-integration: setup
+	$(PY) -m pytest tests/integration
+
+test-e2e: setup
+	$(PY) -m pytest tests/e2e
+
+token: setup
+	@$(PY) -m infra.local.token $(AGENT)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,63 @@
+"""Contact identities: the keys by which a customer is found on any channel."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+HANDLE_KINDS = ("messenger", "instagram", "x", "telegram", "chat", "external")
+
+
+class InvalidContact(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Contact:
+    kind: str   # phone | email | messenger | instagram | x | telegram | chat | external
+    value: str
+
+    @property
+    def identity(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+def phone(raw: str) -> Contact:
+    """An E.164 phone contact; raises InvalidContact for anything not a real number."""
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidContact(f"not a phone number in international form: {exc}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidContact("not a possible phone number")
+    return Contact("phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def email(raw: str) -> Contact:
+    value = raw.strip().lower()
+    if not _EMAIL.match(value):
+        raise InvalidContact("not an email address")
+    return Contact("email", value)
+
+
+def handle(kind: str, raw: str) -> Contact:
+    if kind not in HANDLE_KINDS or not raw.strip():
+        raise InvalidContact(f"unknown handle kind {kind!r}")
+    return Contact(kind, raw.strip())
+
+
+def parse(raw: str) -> Contact:
+    """Any contact a person may type: an email, an E.164 phone or ``kind:handle``."""
+    raw = raw.strip()
+    if "@" in raw and ":" not in raw:
+        return email(raw)
+    if raw.startswith("+"):
+        return phone(raw)
+    kind, sep, value = raw.partition(":")
+    if sep and kind in ("phone", "email"):
+        return parse(value)
+    if sep:
+        return handle(kind, value)
+    raise InvalidContact("give an email, an E.164 phone number or kind:handle")

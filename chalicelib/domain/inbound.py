@@ -1,0 +1,65 @@
+"""The one shape every channel normalizes a delivery into."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+CHANNELS = ("sms", "whatsapp", "email", "chat", "messenger", "instagram", "x",
+            "telegram", "voice", "web", "api")
+
+
+@dataclass(frozen=True)
+class Media:
+    url: str
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer's message as every channel hands it to the service layer."""
+    channel: str
+    provider_message_id: str
+    sender_kind: str          # contact kind: phone, email, telegram, …
+    sender: str               # the contact value (E.164, lower-case email, handle)
+    text: str
+    recipient: str = ""       # our address it was sent to (reply from here)
+    sender_name: Optional[str] = None
+    subject: Optional[str] = None
+    media: tuple[Media, ...] = ()
+    external_ref: Optional[str] = None
+    extra_contacts: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}#{self.provider_message_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "InboundMessage":
+        data = dict(data)
+        data["media"] = tuple(Media(**m) for m in data.get("media", ()))
+        data["extra_contacts"] = tuple(tuple(c) for c in data.get("extra_contacts", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class IntegrationEvent:
+    """An integrator event (journey, booking, feedback) that is not a message."""
+    id: str
+    type: str
+    occurred_at: str
+    customer: dict[str, Any]
+    data: dict[str, Any]
+
+    @property
+    def dedup_key(self) -> str:
+        return f"event#{self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "IntegrationEvent":
+        return cls(**data)

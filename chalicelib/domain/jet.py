@@ -1,0 +1,216 @@
+"""JET priority: Status = W1·P·J + W2·P·E + W3·P·T, with six explained indicators.
+
+Pure functions of the facts handed in; see docs/JET.md for the formulas.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Optional, Sequence
+
+from . import sentiment
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "weights": {"journey": 0.4, "experience": 0.3, "ticket": 0.3},
+    "bands": [["P1", 60], ["P2", 40], ["P3", 20], ["P4", 0]],
+    "priorities": {
+        "cancellation": 1.0, "missed_connection": 1.0, "special_assistance": 0.9,
+        "delay": 0.8, "baggage": 0.6, "complaint": 0.6, "refund": 0.5,
+        "information": 0.3, "other": 0.5,
+    },
+    # First matching intent wins; phrases are matched as whole words, any language.
+    "intents": [
+        ["missed_connection", ["missed (my )?connection", "missed my flight", "correspondance manqu[ée]e",
+                               "rat[ée] (ma|la) correspondance"]],
+        ["cancellation", ["cancel+ed", "cancel+ation", "annul[ée]+", "annulation"]],
+        ["special_assistance", ["wheelchair", "assistance", "fauteuil roulant", "unaccompanied minor",
+                                "mobilit[ée] r[ée]duite"]],
+        ["delay", ["delay(ed)?", "late", "retard[ée]?"]],
+        ["baggage", ["bag(gage|s)?", "luggage", "suitcase", "bagages?", "valise"]],
+        ["refund", ["refund", "money back", "rembours\\w*"]],
+        ["complaint", ["complain\\w*", "unacceptable", "r[ée]clamation", "inadmissible"]],
+        ["information", ["how (do|can) i", "what time", "can i", "comment", "quelle heure", "est-ce que"]],
+    ],
+    "value": {
+        "loyalty_tier": {"none": 0.0, "silver": 0.4, "gold": 0.7, "platinum": 1.0},
+        "fare_class": {"economy": 0.1, "premium_economy": 0.4, "business": 0.7, "first": 1.0},
+    },
+    "care": {"UMNR": 1.0, "MEDA": 1.0, "STCR": 1.0, "WCHC": 0.9, "WCHS": 0.8, "WCHR": 0.7,
+             "BLND": 0.7, "DEAF": 0.7, "DPNA": 0.8, "PETC": 0.3},
+    "time_pressure_hours": {"urgent": 3, "horizon": 72},
+}
+
+INDICATORS = ("time_pressure", "disruption", "mood", "effort", "value", "care_needs")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the score may use, gathered by the service layer."""
+    now: datetime
+    created_at: datetime
+    texts: Sequence[str] = ()          # the customer's recent messages, newest last
+    language: Optional[str] = None
+    profile: dict[str, Any] = field(default_factory=dict)
+    journey: dict[str, Any] = field(default_factory=dict)
+    inbound_count: int = 1
+    channels_used: int = 1
+    intent: Optional[str] = None       # known intent, else recognised from texts
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str
+    value: float
+    reason: str
+
+    @property
+    def level(self) -> str:
+        return "high" if self.value >= 0.66 else "medium" if self.value >= 0.33 else "low"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "value": round(self.value, 3), "level": self.level, "reason": self.reason}
+
+
+def _clamp(x: float) -> float:
+    return max(0.0, min(1.0, x))
+
+
+def _either(a: float, b: float) -> float:
+    """Probabilistic OR: rises with either input, never above 1."""
+    return 1 - (1 - a) * (1 - b)
+
+
+def recognise_intent(texts: Sequence[str], config: dict[str, Any] = DEFAULT_CONFIG) -> str:
+    text = " ".join(texts).lower()
+    for intent, phrases in config["intents"]:
+        if any(re.search(rf"\b{p}\b", text) for p in phrases):
+            return intent
+    return "other"
+
+
+def _parse_time(value: Any) -> Optional[datetime]:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def time_pressure(f: Facts, config: dict[str, Any]) -> Indicator:
+    upcoming = [(t, s) for s in f.journey.get("segments", [])
+                if (t := _parse_time(s.get("scheduled_departure"))) and t > f.now
+                and s.get("status") not in ("departed", "arrived")]
+    if not upcoming:
+        return Indicator("time_pressure", 0.0, "no upcoming departure known")
+    when, seg = min(upcoming, key=lambda p: p[0])
+    hours = (when - f.now).total_seconds() / 3600
+    urgent, horizon = config["time_pressure_hours"]["urgent"], config["time_pressure_hours"]["horizon"]
+    value = _clamp(1 - (hours - urgent) / (horizon - urgent))
+    return Indicator("time_pressure", value, f"{seg.get('flight', 'next flight')} departs in {hours:.1f} h")
+
+
+def disruption(f: Facts, intent: str) -> Indicator:
+    worst = Indicator("disruption", 0.0, "no disruption known")
+    for seg in f.journey.get("segments", []):
+        flight, status = seg.get("flight", "a flight"), seg.get("status")
+        delay = int(seg.get("delay_minutes") or 0)
+        candidates = [
+            (status == "cancelled", 1.0, f"{flight} is cancelled"),
+            (status == "diverted", 0.9, f"{flight} was diverted"),
+            (bool(seg.get("connection_at_risk")), 0.8, f"connection after {flight} is at risk"),
+            (delay > 0, _clamp(0.2 + delay / 300), f"{flight} is delayed {delay} min"),
+        ]
+        for hit, value, reason in candidates:
+            if hit and value > worst.value:
+                worst = Indicator("disruption", value, reason)
+    if worst.value == 0 and intent in ("cancellation", "missed_connection", "delay"):
+        return Indicator("disruption", 0.6, f"customer reports a {intent.replace('_', ' ')} (not yet confirmed)")
+    return worst
+
+
+def mood(f: Facts) -> Indicator:
+    scores = [c for t in f.texts[-3:] if (c := sentiment.compound(t, f.language)) is not None]
+    if not scores:
+        lang = f.language or "unknown"
+        return Indicator("mood", 0.0, f"neutral: no sentiment model for language '{lang}'"
+                         if f.texts else "neutral: no message text yet")
+    worst = min(scores)
+    value = _clamp(-worst)
+    word = "very upset" if value >= 0.66 else "upset" if value >= 0.33 else "calm"
+    return Indicator("mood", value, f"recent messages read {word} (sentiment {worst:+.2f})")
+
+
+def effort(f: Facts) -> Indicator:
+    repeats = max(0, f.inbound_count - 1)
+    switches = max(0, f.channels_used - 1)
+    waited_h = max(0.0, (f.now - f.created_at).total_seconds() / 3600)
+    value = _clamp(0.15 * repeats + 0.25 * switches + 0.05 * waited_h)
+    parts = [f"{repeats} repeat contact(s)", f"{switches} channel switch(es)", f"waited {waited_h:.1f} h"]
+    return Indicator("effort", value, ", ".join(parts))
+
+
+def value_indicator(f: Facts, config: dict[str, Any]) -> Indicator:
+    tier = f.profile.get("loyalty_tier") or "none"
+    fare = f.profile.get("fare_class")
+    tv = config["value"]["loyalty_tier"].get(tier, 0.0)
+    fv = config["value"]["fare_class"].get(fare, 0.0) if fare else 0.0
+    if not tv and not fare:
+        return Indicator("value", 0.0, "no loyalty tier or fare class known")
+    return Indicator("value", max(tv, fv), f"loyalty {tier}, fare {fare or 'unknown'}")
+
+
+def care_needs(f: Facts, config: dict[str, Any]) -> Indicator:
+    codes = [c for c in f.profile.get("special_services", []) if c in config["care"]]
+    if not codes:
+        return Indicator("care_needs", 0.0, "no special assistance requested")
+    return Indicator("care_needs", max(config["care"][c] for c in codes), "needs " + ", ".join(codes))
+
+
+_RECOMMENDATIONS = (
+    (lambda i, intent: "cancelled" in i["disruption"].reason, "Acknowledge the cancellation first"),
+    (lambda i, intent: i["disruption"].value >= 0.6, "Offer rebooking on the next available flight"),
+    (lambda i, intent: "WCH" in i["care_needs"].reason, "Confirm wheelchair assistance at the new gate"),
+    (lambda i, intent: "UMNR" in i["care_needs"].reason, "Confirm who accompanies the minor at each step"),
+    (lambda i, intent: i["mood"].value >= 0.5, "Acknowledge how they feel before solving"),
+    (lambda i, intent: i["effort"].value >= 0.4, "Apologise for the effort; do not ask them to repeat themselves"),
+    (lambda i, intent: i["time_pressure"].value >= 0.7, "Departure is close: solve it in this reply"),
+)
+
+
+@dataclass(frozen=True)
+class Score:
+    score: float
+    tier: str
+    priority: float
+    intent: str
+    journey: float
+    experience: float
+    ticket: float
+    weights: dict[str, float]
+    indicators: tuple[Indicator, ...]
+    recommendations: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": round(self.score, 1), "tier": self.tier, "priority": self.priority,
+            "intent": self.intent, "journey": round(self.journey, 3),
+            "experience": round(self.experience, 3), "ticket": round(self.ticket, 3),
+            "weights": dict(self.weights), "indicators": [i.to_dict() for i in self.indicators],
+            "recommendations": list(self.recommendations),
+        }
+
+
+def score(f: Facts, config: dict[str, Any] = DEFAULT_CONFIG) -> Score:
+    intent = f.intent or recognise_intent(f.texts, config)
+    ind = {i.key: i for i in (time_pressure(f, config), disruption(f, intent), mood(f), effort(f),
+                              value_indicator(f, config), care_needs(f, config))}
+    j = _either(ind["time_pressure"].value, ind["disruption"].value)
+    e = _either(ind["mood"].value, ind["effort"].value)
+    t = _either(ind["value"].value, ind["care_needs"].value)
+    w = config["weights"]
+    p = config["priorities"].get(intent, config["priorities"]["other"])
+    status = 100 * (w["journey"] * p * j + w["experience"] * p * e + w["ticket"] * p * t)
+    tier = next(name for name, floor in config["bands"] if status >= floor)
+    recs = tuple(text for rule, text in _RECOMMENDATIONS if rule(ind, intent))
+    return Score(status, tier, p, intent, j, e, t, dict(w),
+                 tuple(ind[k] for k in INDICATORS), recs)

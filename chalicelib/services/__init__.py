@@ -1,0 +1,1 @@
+"""Use cases: ingestion, threading and scoring, queues and claims, replies, notifications."""

@@ -1,0 +1,160 @@
+"""Step three of the data path: deliver outbox intents to customers, agents and integrators.
+
+At least once: an intent is marked done only after the provider accepted it. A
+transient failure is retried through the notify-retry SQS queue with backoff, so
+one slow provider never blocks the stream; after MAX_ATTEMPTS it is failed and
+dead-lettered.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+import requests
+from pynamodb.exceptions import UpdateError
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
+import channels
+
+from .. import clock
+from ..auth.signatures import standard_webhook_headers
+from ..settings import get_settings
+from ..storage.models import Message, Outbox
+from . import ingest, providers
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+MAX_DELAY_SECONDS = 900
+
+
+class TransientFailure(Exception):
+    """The provider may accept this later."""
+
+
+class PermanentFailure(Exception):
+    """The provider will never accept this as it is."""
+
+
+def deliver(intent: Outbox) -> None:
+    """Deliver one intent, scheduling a retry or failing it as the provider's answer says."""
+    if intent.status != "pending":
+        return
+    try:
+        _HANDLERS[intent.kind](intent)
+    except TransientFailure as exc:
+        _retry_later(intent, str(exc))
+        return
+    except PermanentFailure as exc:
+        _fail(intent, str(exc))
+        return
+    intent.update(actions=[Outbox.status.set("done"), Outbox.attempts.add(1)],
+                  condition=Outbox.status == "pending")
+
+
+def redeliver(outbox_id: str) -> None:
+    """From the retry queue: read the intent fresh and try again."""
+    try:
+        deliver(Outbox.get(outbox_id, consistent_read=True))
+    except Outbox.DoesNotExist:
+        log.warning("retry for an unknown outbox item", extra={"outbox": outbox_id})
+
+
+def _retry_later(intent: Outbox, reason: str) -> None:
+    intent.update(actions=[Outbox.attempts.add(1)], condition=Outbox.status == "pending")
+    if intent.attempts >= MAX_ATTEMPTS:
+        _fail(intent, f"gave up after {intent.attempts} attempts: {reason}")
+        return
+    delay = backoff(intent.attempts)
+    sqs = providers.sqs()
+    url = sqs.get_queue_url(QueueName=get_settings().notify_retry_queue)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, DelaySeconds=delay, MessageBody=json.dumps({"outbox_id": intent.id}))
+    log.info("delivery retry scheduled", extra={"outbox": intent.id, "attempt": intent.attempts,
+                                                "delay": delay, "reason": reason[:200]})
+
+
+def backoff(attempt: int) -> int:
+    """Seconds before the next try: 2, 4, 8, … capped at SQS's 15-minute delay."""
+    return min(MAX_DELAY_SECONDS, 2 ** attempt)
+
+
+def _fail(intent: Outbox, reason: str) -> None:
+    intent.update(actions=[Outbox.status.set("failed")], condition=Outbox.status == "pending")
+    if intent.kind == "customer_message" and intent.message_id:
+        Message(intent.ticket_id, intent.message_id).update(
+            actions=[Message.delivery_status.set("failed"), Message.failure_reason.set(reason[:500])],
+            condition=Message.id.exists())
+    ingest.dead_letter("notifier", reason, {"outbox_id": intent.id, "kind": intent.kind})
+
+
+def _send_to_customer(intent: Outbox) -> None:
+    reply_to, text = intent.payload["reply_to"], intent.payload["text"]
+    channel = reply_to.get("channel")
+    if channel == "api":
+        _post_webhook(intent.id, "ticket.reply", {"ticket_id": intent.ticket_id, "message_id": intent.message_id,
+                                                  "text": text})
+        status, provider_id = "sent", None
+    else:
+        settings = get_settings()
+        try:
+            sent = channels.for_channel(channel).send(
+                providers.twilio(), reply_to, text, settings.public_base_url + "/channels/twilio/status")
+        except TwilioRestException as exc:
+            if exc.status == 429 or exc.status >= 500:
+                raise TransientFailure(f"twilio {exc.status}: {exc.msg}") from None
+            raise PermanentFailure(f"twilio {exc.status} (code {exc.code}): {exc.msg}") from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise TransientFailure(f"twilio unreachable: {type(exc).__name__}") from None
+        status, provider_id = "queued", sent.provider_message_id
+    _record_handover(intent, status, provider_id)
+
+
+def _record_handover(intent: Outbox, status: str, provider_id: str | None) -> None:
+    """Note the provider's id, and the status unless a status callback already moved it on."""
+    message = Message(intent.ticket_id, intent.message_id)
+    if provider_id:
+        message.update(actions=[Message.provider_message_id.set(provider_id)], condition=Message.id.exists())
+    try:
+        message.update(actions=[Message.delivery_status.set(status)],
+                       condition=Message.id.exists() & (Message.delivery_status == "pending"))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def _alert_agents(intent: Outbox) -> None:
+    topic = get_settings().agent_alert_topic_arn
+    if not topic:
+        return
+    p = intent.payload
+    providers.sns().publish(
+        TopicArn=topic, Message=json.dumps({**p, "ticket_id": intent.ticket_id}),
+        Subject=f"{p.get('tier') or ''} {p['what']}: {p['ref']}".strip()[:100],
+        MessageAttributes={"queue": {"DataType": "String", "StringValue": p.get("queue") or "none"}},
+    )
+
+
+def _post_webhook(delivery_id: str, event_type: str, data: dict) -> None:
+    settings = get_settings()
+    if not settings.integration_webhook_url:
+        return
+    body = json.dumps({"type": event_type, "timestamp": clock.iso(clock.now()), "data": data},
+                      separators=(",", ":")).encode()
+    headers = {"content-type": "application/json",
+               **standard_webhook_headers(settings.jetdesk_signing_secret, delivery_id, body)}
+    try:
+        answer = providers.http().post(settings.integration_webhook_url, data=body, headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        raise TransientFailure(f"webhook unreachable: {type(exc).__name__}") from None
+    if not 200 <= answer.status_code < 300:
+        raise TransientFailure(f"webhook answered {answer.status_code}")
+
+
+def _integrator_event(intent: Outbox) -> None:
+    _post_webhook(intent.id, intent.payload["type"], intent.payload["data"])
+
+
+_HANDLERS = {
+    "customer_message": _send_to_customer,
+    "agent_alert": _alert_agents,
+    "integrator_event": _integrator_event,
+}

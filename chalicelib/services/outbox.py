@@ -1,0 +1,38 @@
+"""Notification intents, written in the same transaction as the change they announce."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from .. import clock
+from ..storage.models import Message, Outbox, Ticket
+
+KEEP = timedelta(days=30)
+
+
+def _intent(kind: str, ticket: Ticket, payload: dict[str, Any], message_id: str | None = None) -> Outbox:
+    created = clock.now()
+    return Outbox(clock.new_id(), kind=kind, ticket_id=ticket.id, message_id=message_id,
+                  payload=payload, created_at=created, expires_at=created + KEEP)
+
+
+def customer_message(ticket: Ticket, message: Message) -> Outbox:
+    return _intent("customer_message", ticket,
+                   {"reply_to": dict(ticket.reply_to), "text": message.text}, message.id)
+
+
+def agent_alert(ticket: Ticket, what: str) -> Outbox:
+    return _intent("agent_alert", ticket, {
+        "what": what, "queue": ticket.queue, "assignee": ticket.assignee, "ref": ticket.ref,
+        "tier": (ticket.jet or {}).get("tier"), "score": (ticket.jet or {}).get("score"),
+    })
+
+
+def integrator_event(ticket: Ticket, event_type: str, data: dict[str, Any] | None = None) -> Outbox:
+    return _intent("integrator_event", ticket, {
+        "type": event_type,
+        "data": {"ticket_id": ticket.id, "ref": ticket.ref, "status": ticket.status,
+                 "queue": ticket.queue, "customer_id": ticket.customer_id,
+                 "jet": {"score": (ticket.jet or {}).get("score"), "tier": (ticket.jet or {}).get("tier")},
+                 **(data or {})},
+    })

@@ -1,0 +1,64 @@
+"""The ticket resource of the public contract, from stored items."""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Iterable, Optional
+
+from ..clock import iso
+from ..errors import BadRequest
+from ..storage.models import Message, Ticket
+
+
+def jet_banner(ticket: Ticket) -> dict[str, Any]:
+    jet = dict(ticket.jet or {})
+    jet.pop("intent", None)
+    return jet
+
+
+def ticket(t: Ticket) -> dict[str, Any]:
+    return {
+        "id": t.id, "ref": t.ref, "status": t.status, "channel": t.channel, "queue": t.queue,
+        "assignee": t.assignee, "customer_id": t.customer_id, "subject": t.subject,
+        "intent": t.intent, "language": t.language,
+        "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
+        "sla_due_at": iso(t.sla_due_at), "first_response_at": iso(t.first_response_at),
+        "jet": jet_banner(t),
+    }
+
+
+def message(m: Message) -> dict[str, Any]:
+    out = {"id": m.id, "direction": m.direction, "channel": m.channel, "text": m.text,
+           "created_at": iso(m.created_at), "delivery_status": m.delivery_status,
+           "author": m.author}
+    if m.provider_message_id:
+        out["provider_message_id"] = m.provider_message_id
+    if m.failure_reason:
+        out["failure_reason"] = m.failure_reason
+    if m.media:
+        out["media"] = m.media
+    return out
+
+
+def ticket_with_timeline(t: Ticket, messages: Iterable[Message]) -> dict[str, Any]:
+    return {**ticket(t), "messages": [message(m) for m in messages], "history": list(t.history or [])}
+
+
+def page(items: list[dict[str, Any]], last_key: Optional[dict]) -> dict[str, Any]:
+    return {"items": items, "next": encode_cursor(last_key) if last_key else None}
+
+
+def encode_cursor(key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: Optional[str]) -> Optional[dict]:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(key, dict):
+            raise ValueError
+    except ValueError:
+        raise BadRequest("cursor is not one this API gave out") from None
+    return key

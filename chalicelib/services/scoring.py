@@ -1,0 +1,37 @@
+"""Putting a JET score on a ticket: facts in, score, queue rank and history out."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .. import clock
+from ..domain import jet, tickets as rules
+from ..storage.models import Customer, Ticket
+
+HISTORY_KEPT = 20
+
+
+def facts(ticket: Ticket, customer: Customer, now: datetime) -> jet.Facts:
+    return jet.Facts(
+        now=now, created_at=ticket.created_at, texts=tuple(ticket.recent_texts or ()),
+        language=ticket.language or customer.language, profile=customer.profile or {},
+        journey=customer.journey or {}, inbound_count=int(ticket.inbound_count or 1),
+        channels_used=len(ticket.channels_used or ()) or 1,
+    )
+
+
+def rescore(ticket: Ticket, customer: Customer, cause: str, now: datetime | None = None) -> jet.Score:
+    """Score the ticket, keep the explanation and history, re-route and re-rank it if queued."""
+    now = now or clock.now()
+    result = jet.score(facts(ticket, customer, now))
+    ticket.jet = result.to_dict()
+    ticket.intent = result.intent
+    entry = {"at": clock.iso(now), "score": round(result.score, 1), "tier": result.tier, "cause": cause}
+    ticket.history = (list(ticket.history or []) + [entry])[-HISTORY_KEPT:]
+    if ticket.status == "open" and not ticket.assignee:
+        values = {i.key: i.value for i in result.indicators}
+        ticket.queue = rules.route(result.intent, values)
+        ticket.queue_slot = ticket.queue
+        ticket.rank = rules.rank_for(result.score, ticket.id)
+    else:
+        ticket.queue_slot = ticket.rank = None
+    return result

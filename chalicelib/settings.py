@@ -1,0 +1,117 @@
+"""The one settings object. Built once at start-up; nothing else reads the environment."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    public_base_url: str
+    twilio_account_sid: str
+    twilio_auth_token: str
+    meta_app_secret: str
+    meta_verify_token: str
+    x_consumer_secret: str
+    telegram_secret_token: str
+    jetdesk_signing_secret: str
+    jwt_secret: str = ""
+    jwt_issuer: str = "jetdesk-local"
+    jwt_audience: str = "jetdesk-agents"
+    jwks_url: str = ""
+    aws_endpoint_url: Optional[str] = None
+    twilio_api_base: str = ""
+    sink_url: str = ""
+    agent_alert_topic_arn: str = ""
+    integration_webhook_url: str = ""
+    stream_arns: Mapping[str, str] = field(default_factory=dict)
+    max_body_bytes: int = 256 * 1024
+    signature_tolerance_seconds: int = 300
+    lease_seconds: int = 120
+    queue_page_size: int = 25
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == "local"
+
+    def table_name(self, name: str) -> str:
+        return f"{self.table_prefix}-{name}"
+
+    def stream_arn(self, table: str) -> str:
+        """The stream a handler is wired to on deploy; the local pump finds streams itself."""
+        return self.stream_arns.get(table) or (
+            f"arn:aws:dynamodb:{self.region}:000000000000:table/{self.table_name(table)}/stream/local")
+
+    @property
+    def notify_retry_queue(self) -> str:
+        """SQS queue of notifications to try again (its redrive target is ``-dlq``)."""
+        return f"{self.table_prefix}-notify-retry"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        def need(name: str) -> str:
+            value = env.get(name, "")
+            if not value:
+                raise SettingsError(f"missing setting {name}")
+            return value
+
+        stage = env.get("JETDESK_STAGE", "local")
+        host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
+        public_base_url = env.get("PUBLIC_BASE_URL") or (
+            f"http://{host}:{port}" if stage == "local" else need("PUBLIC_BASE_URL"))
+        jwt_secret = env.get("JETDESK_JWT_SECRET", "")
+        jwks_url = env.get("JETDESK_JWKS_URL", "")
+        if not jwt_secret and not jwks_url:
+            raise SettingsError("set JETDESK_JWT_SECRET (local issuer) or JETDESK_JWKS_URL (Cognito)")
+        return cls(
+            stage=stage,
+            region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
+            table_prefix=env.get("JETDESK_TABLE_PREFIX", f"jetdesk-{stage}"),
+            public_base_url=public_base_url.rstrip("/"),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+            twilio_auth_token=need("TWILIO_AUTH_TOKEN"),
+            meta_app_secret=need("META_APP_SECRET"),
+            meta_verify_token=need("META_VERIFY_TOKEN"),
+            x_consumer_secret=need("X_CONSUMER_SECRET"),
+            telegram_secret_token=need("TELEGRAM_SECRET_TOKEN"),
+            jetdesk_signing_secret=need("JETDESK_SIGNING_SECRET"),
+            jwt_secret=jwt_secret,
+            jwt_issuer=env.get("JETDESK_JWT_ISSUER", "jetdesk-local"),
+            jwt_audience=env.get("JETDESK_JWT_AUDIENCE", "jetdesk-agents"),
+            jwks_url=jwks_url,
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            twilio_api_base=env.get("TWILIO_API_BASE", "").rstrip("/"),
+            sink_url=env.get("JETDESK_SINK_URL", "").rstrip("/"),
+            agent_alert_topic_arn=env.get("JETDESK_AGENT_ALERT_TOPIC_ARN", ""),
+            integration_webhook_url=env.get("JETDESK_INTEGRATION_WEBHOOK_URL", ""),
+            stream_arns={t: env[f"JETDESK_{t.upper()}_STREAM_ARN"] for t in ("inbound", "outbox")
+                         if env.get(f"JETDESK_{t.upper()}_STREAM_ARN")},
+            max_body_bytes=int(env.get("JETDESK_MAX_BODY_BYTES", 256 * 1024)),
+            lease_seconds=int(env.get("JETDESK_LEASE_SECONDS", 120)),
+        )
+
+
+_settings: Optional[Settings] = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env(os.environ)
+    return _settings
+
+
+def override_settings(settings: Optional[Settings]) -> None:
+    """For the local stack and tests: install a settings object built elsewhere."""
+    global _settings
+    _settings = settings

@@ -1,0 +1,244 @@
+"""Every table and index JetDesk uses, declared once.
+
+Table names and the endpoint are set by ``configure()`` at start-up from the
+settings object, never read from the environment at import time.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute, JSONAttribute, ListAttribute, MapAttribute, NumberAttribute,
+    TTLAttribute, UnicodeAttribute, UnicodeSetAttribute, UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.connection import Connection
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+
+class _Base(Model):
+    class Meta:
+        abstract = True
+        region = "us-east-1"
+        billing_mode = "PAY_PER_REQUEST"
+        max_retry_attempts = 3
+
+
+class InboundMessage(_Base):
+    """One provider delivery, normalized; keyed on channel + provider message id.
+
+    The conditional put of this item is the idempotency guard of ingestion, and
+    its stream drives the async path.
+    """
+    class Meta(_Base.Meta):
+        table_name = "inbound"
+        stream_view_type = "NEW_IMAGE"
+
+    key = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # message | event
+    channel = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+    body = JSONAttribute()  # the normalized InboundMessage / IntegrationEvent
+    status = UnicodeAttribute(default="stored")  # stored | processed | rejected
+    ticket_id = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class Customer(_Base):
+    class Meta(_Base.Meta):
+        table_name = "customers"
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    contacts = UnicodeSetAttribute(null=True)
+    profile = JSONAttribute(default=dict)   # loyalty_tier, fare_class, special_services, ticket_value
+    journey = JSONAttribute(default=dict)   # booking_ref, segments
+    open_ticket_id = UnicodeAttribute(null=True)  # the ticket a new message threads into
+    created_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class Identity(_Base):
+    """A contact identity (``phone:+33…``, ``email:…``, ``external:…``) → customer."""
+    class Meta(_Base.Meta):
+        table_name = "identities"
+
+    identity = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute()
+    verified = BooleanAttribute(default=False)
+
+
+class QueueRankIndex(GlobalSecondaryIndex):
+    """Open, unassigned tickets of a queue, best JET score first, then oldest."""
+    class Meta:
+        index_name = "queue-rank"
+        projection = AllProjection()
+
+    queue_slot = UnicodeAttribute(hash_key=True)
+    rank = UnicodeAttribute(range_key=True)
+
+
+class QueueAgeIndex(GlobalSecondaryIndex):
+    """The same tickets by age, for the oldest wait of a queue."""
+    class Meta:
+        index_name = "queue-age"
+        projection = KeysOnlyProjection()
+
+    queue_slot = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class CustomerTicketsIndex(GlobalSecondaryIndex):
+    """A customer's tickets; ``state_key`` = ``open#<id>`` or ``closed#<id>``."""
+    class Meta:
+        index_name = "customer-tickets"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    state_key = UnicodeAttribute(range_key=True)
+
+
+class Ticket(_Base):
+    class Meta(_Base.Meta):
+        table_name = "tickets"
+
+    id = UnicodeAttribute(hash_key=True)
+    ref = UnicodeAttribute()
+    status = UnicodeAttribute()  # open | assigned | pending | resolved
+    channel = UnicodeAttribute()
+    queue = UnicodeAttribute()
+    assignee = UnicodeAttribute(null=True)
+    lease_expires_at = UTCDateTimeAttribute(null=True)
+    customer_id = UnicodeAttribute()
+    state_key = UnicodeAttribute()
+    subject = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    intent = UnicodeAttribute(null=True)
+    reply_to = JSONAttribute(default=dict)  # {channel, address, from}
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    sla_due_at = UTCDateTimeAttribute(null=True)
+    first_response_at = UTCDateTimeAttribute(null=True)
+    inbound_count = NumberAttribute(default=0)
+    recent_texts = JSONAttribute(default=list)  # the customer's last few messages, for mood
+    channels_used = UnicodeSetAttribute(null=True)
+    jet = JSONAttribute(default=dict)
+    history = JSONAttribute(default=list)
+    queue_slot = UnicodeAttribute(null=True)
+    rank = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    queue_rank = QueueRankIndex()
+    queue_age = QueueAgeIndex()
+    customer_tickets = CustomerTicketsIndex()
+
+
+class Message(_Base):
+    class Meta(_Base.Meta):
+        table_name = "messages"
+
+    ticket_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    direction = UnicodeAttribute()  # inbound | outbound
+    channel = UnicodeAttribute()
+    text = UnicodeAttribute(default="")
+    created_at = UTCDateTimeAttribute()
+    author = UnicodeAttribute(null=True)  # agent id, "customer" or "system"
+    media = JSONAttribute(null=True)
+    delivery_status = UnicodeAttribute(null=True)
+    provider_message_id = UnicodeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)
+
+
+class Outbox(_Base):
+    """An intent to notify someone; its stream drives the notifier."""
+    class Meta(_Base.Meta):
+        table_name = "outbox"
+        stream_view_type = "NEW_IMAGE"
+
+    id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # customer_message | agent_alert | integrator_event
+    ticket_id = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    payload = JSONAttribute(default=dict)
+    status = UnicodeAttribute(default="pending")  # pending | done | failed
+    attempts = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+class Agent(_Base):
+    class Meta(_Base.Meta):
+        table_name = "agents"
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    role = UnicodeAttribute(default="agent")  # agent | supervisor
+    queues = ListAttribute(of=UnicodeAttribute, default=list)
+    languages = ListAttribute(of=UnicodeAttribute, default=list)
+
+
+class Queue(_Base):
+    class Meta(_Base.Meta):
+        table_name = "queues"
+
+    name = UnicodeAttribute(hash_key=True)
+    description = UnicodeAttribute(default="")
+
+
+class DeadLetter(_Base):
+    """A payload we could not take or finish, with the reason; replayable."""
+    class Meta(_Base.Meta):
+        table_name = "dead-letters"
+
+    id = UnicodeAttribute(hash_key=True)
+    source = UnicodeAttribute()  # the route or handler that gave up
+    reason = UnicodeAttribute()
+    payload = JSONAttribute()
+    created_at = UTCDateTimeAttribute()
+    replayed_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+ALL_MODELS = (InboundMessage, Customer, Identity, Ticket, Message, Outbox,
+              Agent, Queue, DeadLetter)
+
+
+_shared: dict[str, Connection] = {}
+
+
+def transaction() -> TransactWrite:
+    """A TransactWrite on the one shared connection."""
+    return TransactWrite(connection=_shared["connection"])
+
+
+def configure(settings) -> None:
+    """Point every model at this stage's tables and endpoint (call once at start-up).
+
+    All models share one Connection, hence one botocore client: PynamoDB would
+    otherwise build a session and client per model, which dominates cold start.
+    """
+    connection = Connection(region=settings.region, host=settings.aws_endpoint_url,
+                            max_retry_attempts=_Base.Meta.max_retry_attempts,
+                            connect_timeout_seconds=2, read_timeout_seconds=5)
+    _shared["connection"] = connection
+    for model in ALL_MODELS:
+        base = model.__dict__.get("_base_table_name") or model.Meta.table_name
+        model._base_table_name = base
+        model.Meta.table_name = settings.table_name(base)
+        model.Meta.region = settings.region
+        model.Meta.host = settings.aws_endpoint_url
+        model._connection = None
+        table = model._get_connection()
+        connection.add_meta_table(table.connection.get_meta_table(table.table_name))
+        table.connection = connection
+
+
+def create_tables(wait: bool = True) -> None:
+    """Create every table, index, stream and TTL from the declarations above."""
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(wait=wait)

@@ -1,0 +1,36 @@
+"""JSON bodies: parsed once and validated against the schema files (which also feed OpenAPI)."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from .errors import BadRequest, Unprocessable
+
+SCHEMAS = Path(__file__).parent / "schemas"
+
+
+@lru_cache(maxsize=None)
+def validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMAS / f"{name}.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from None
+
+
+def validated(schema: str, body: bytes) -> dict[str, Any]:
+    data = parse_json(body)
+    errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        details = [{"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message} for e in errors]
+        raise Unprocessable(f"body does not match the {schema} schema", details)
+    return data

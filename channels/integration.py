@@ -1,0 +1,48 @@
+"""Integrator events in (signed with X-JetDesk-Signature); ticket events out are the notifier's."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.auth.signatures import verify_jetdesk_signature
+from chalicelib.domain import contacts
+from chalicelib.domain.inbound import InboundMessage, IntegrationEvent
+from chalicelib.errors import Unprocessable
+
+from .base import RawRequest
+
+
+def verify(request: RawRequest, settings) -> None:
+    verify_jetdesk_signature(settings.jetdesk_signing_secret, request.header("X-JetDesk-Signature"),
+                             request.body, settings.signature_tolerance_seconds)
+
+
+def customer_contacts(customer: dict[str, Any]) -> list[contacts.Contact]:
+    """Every contact identity an envelope names, best first (external id, email, phone)."""
+    found = []
+    try:
+        if customer.get("external_id"):
+            found.append(contacts.handle("external", str(customer["external_id"])))
+        if customer.get("email"):
+            found.append(contacts.email(customer["email"]))
+        if customer.get("phone"):
+            found.append(contacts.phone(customer["phone"]))
+    except contacts.InvalidContact as exc:
+        raise Unprocessable(f"customer: {exc}") from None
+    if not found:
+        raise Unprocessable("customer needs an email, phone or external_id")
+    return found
+
+
+def normalize(envelope: dict[str, Any]) -> InboundMessage | IntegrationEvent:
+    """A ticket.create becomes a message on channel 'api'; other types stay events."""
+    found = customer_contacts(envelope["customer"])
+    if envelope["type"] != "ticket.create":
+        return IntegrationEvent(envelope["id"], envelope["type"], envelope["occurred_at"],
+                                envelope["customer"], envelope["data"])
+    data = envelope["data"]
+    return InboundMessage(
+        channel="api", provider_message_id=envelope["id"], sender_kind=found[0].kind,
+        sender=found[0].value, text=data["text"], subject=data.get("subject"),
+        sender_name=envelope["customer"].get("name"), external_ref=data.get("external_ref"),
+        extra_contacts=tuple((c.kind, c.value) for c in found[1:]),
+    )

@@ -1,0 +1,88 @@
+"""Twilio Messaging: SMS, MMS and WhatsApp-via-Twilio, in and out."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+from urllib.parse import parse_qsl
+
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.twiml.messaging_response import MessagingResponse
+
+from chalicelib.domain import contacts
+from chalicelib.domain.inbound import InboundMessage, Media
+from chalicelib.errors import Unauthorized, Unprocessable
+
+from .base import RawRequest, Sent
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class _Form(dict):
+    """Form fields with every value kept, as RequestValidator expects (getall)."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        super().__init__()
+        self._all: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self._all.setdefault(key, []).append(value)
+            self.setdefault(key, value)
+
+    def getall(self, key: str) -> list[str]:
+        return self._all[key]
+
+
+def parse_form(body: bytes) -> _Form:
+    return _Form(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+def verify(request: RawRequest, settings) -> _Form:
+    """Validate X-Twilio-Signature against the public URL Twilio was given."""
+    signature = request.header("X-Twilio-Signature")
+    if not signature:
+        raise Unauthorized("missing X-Twilio-Signature")
+    form = parse_form(request.body)
+    url = settings.public_base_url + request.path
+    if request.query:
+        url += "?" + "&".join(f"{k}={v}" for k, v in request.query.items())
+    algorithm = get_signature_algorithm(request.header("X-Twilio-Webhooks-Signature-Settings"))
+    if not RequestValidator(settings.twilio_auth_token).validate(url, form, signature, algorithm):
+        raise Unauthorized("X-Twilio-Signature does not match")
+    return form
+
+
+def _address(value: str) -> tuple[str, str]:
+    """('whatsapp', '+1…') for 'whatsapp:+1…', ('sms', '+1…') otherwise."""
+    if value.startswith("whatsapp:"):
+        return "whatsapp", value[len("whatsapp:"):]
+    return "sms", value
+
+
+def normalize(form: dict[str, Any]) -> InboundMessage:
+    sid = form.get("MessageSid") or form.get("SmsMessageSid")
+    if not sid or not form.get("From"):
+        raise Unprocessable("a Twilio message needs MessageSid and From")
+    channel, sender = _address(form["From"])
+    try:
+        sender = contacts.phone(sender).value
+    except contacts.InvalidContact as exc:
+        raise Unprocessable(f"From: {exc}") from None
+    media = tuple(Media(form.get(f"MediaUrl{i}", ""), form.get(f"MediaContentType{i}", ""))
+                  for i in range(int(form.get("NumMedia") or 0)) if form.get(f"MediaUrl{i}"))
+    return InboundMessage(
+        channel=channel, provider_message_id=sid, sender_kind="phone", sender=sender,
+        text=form.get("Body", ""), recipient=_address(form.get("To", ""))[1],
+        sender_name=form.get("ProfileName") or None, media=media,
+    )
+
+
+def acknowledge() -> str:
+    """Empty TwiML: the customer is answered asynchronously, once threaded."""
+    return str(MessagingResponse())
+
+
+def send(client, reply_to: dict[str, str], text: str, status_callback: str) -> Sent:
+    prefix = "whatsapp:" if reply_to.get("channel") == "whatsapp" else ""
+    message = client.messages.create(
+        to=prefix + reply_to["address"], from_=prefix + reply_to["from"], body=text,
+        status_callback=status_callback,
+    )
+    return Sent(message.sid, message.status or "queued")

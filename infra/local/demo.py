@@ -1,0 +1,39 @@
+"""AWS resources and demo data of the local stack, from the same model definitions the code uses."""
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from chalicelib.storage import models
+
+QUEUES = {"general": "Everything else", "disruption": "Cancellations, delays, missed connections"}
+AGENTS = {
+    "alice": {"name": "Alice Martin", "role": "agent", "queues": ["general", "disruption"], "languages": ["en", "fr"]},
+    "bob": {"name": "Bob Okafor", "role": "agent", "queues": ["general"], "languages": ["en"]},
+    "sam": {"name": "Sam Rivera", "role": "supervisor", "queues": list(QUEUES), "languages": ["en", "fr"]},
+}
+RETRY_MAX_RECEIVES = 5
+
+
+def create_resources(settings) -> dict[str, str]:
+    """Tables (with indexes, streams, TTL), the retry queue and its DLQ, the agent-alert topic."""
+    models.configure(settings)
+    models.create_tables()
+    sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    dlq = sqs.create_queue(QueueName=settings.notify_retry_queue + "-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName=settings.notify_retry_queue, Attributes={
+        "VisibilityTimeout": "30",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": RETRY_MAX_RECEIVES}),
+    })
+    sns = boto3.client("sns", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    topic = sns.create_topic(Name=f"{settings.table_prefix}-agent-alerts")["TopicArn"]
+    return {"JETDESK_AGENT_ALERT_TOPIC_ARN": topic}
+
+
+def seed() -> None:
+    for name, description in QUEUES.items():
+        models.Queue(name, description=description).save()
+    for agent_id, fields in AGENTS.items():
+        models.Agent(agent_id, **fields).save()

@@ -1,0 +1,146 @@
+"""The event pump: DynamoDB stream and SQS records to the handlers Lambda would run.
+
+Stream semantics follow Lambda's: a failing batch is retried, bisected down to the
+failing record, and that record goes to the on-failure destination (here a dead
+letter) after MAX_ATTEMPTS, so the shard moves on. SQS messages are deleted only
+after their handler returns; otherwise they come back after the visibility
+timeout and, past maxReceiveCount, SQS moves them to the dead-letter queue.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import boto3
+
+log = logging.getLogger("jetdesk.pump")
+MAX_ATTEMPTS = 3
+Handler = Callable[[dict, Any], Any]
+
+
+@dataclass
+class _Stream:
+    table: str
+    handler: Handler
+    arn: str = ""
+    iterators: dict[str, str | None] = field(default_factory=dict)
+
+
+class EventPump:
+    def __init__(self, region: str, endpoint_url: str | None, on_give_up: Callable[[str, str, dict], Any]) -> None:
+        self.region = region
+        self.ddb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+        self.streams_api = boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint_url)
+        self.sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
+        self.streams: list[_Stream] = []
+        self.queues: list[tuple[str, str, Handler]] = []
+        self.on_give_up = on_give_up
+        self.delivered = 0
+
+    def stream(self, table: str, handler: Handler) -> "EventPump":
+        self.streams.append(_Stream(table, handler))
+        return self
+
+    def queue(self, name: str, handler: Handler) -> "EventPump":
+        url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queues.append((url, arn, handler))
+        return self
+
+    # -- one pass ------------------------------------------------------------
+
+    def pump_once(self) -> int:
+        """Deliver whatever is waiting now; returns how many records were handled."""
+        handled = sum(self._pump_stream(s) for s in self.streams)
+        handled += sum(self._pump_queue(*q) for q in self.queues)
+        self.delivered += handled
+        return handled
+
+    def drain(self, max_rounds: int = 100) -> int:
+        """Pump until nothing is waiting (delayed SQS messages excepted)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = self.pump_once()
+            total += handled
+            if not handled:
+                return total
+        raise RuntimeError("the pump did not settle")
+
+    def run(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
+        while not stop.is_set():
+            try:
+                if not self.pump_once():
+                    stop.wait(idle_sleep)
+            except Exception:  # noqa: BLE001 - keep pumping; the failure is logged
+                log.exception("pump pass failed")
+                stop.wait(1.0)
+
+    # -- DynamoDB streams ----------------------------------------------------
+
+    def _pump_stream(self, stream: _Stream) -> int:
+        if not stream.arn:
+            stream.arn = self.ddb.describe_table(TableName=stream.table)["Table"]["LatestStreamArn"]
+        shards = self.streams_api.describe_stream(StreamArn=stream.arn)["StreamDescription"]["Shards"]
+        handled = 0
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in stream.iterators:
+                stream.iterators[shard_id] = self.streams_api.get_shard_iterator(
+                    StreamArn=stream.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            iterator = stream.iterators[shard_id]
+            if iterator is None:
+                continue
+            page = self.streams_api.get_records(ShardIterator=iterator, Limit=100)
+            records = [self._lambda_record(r, stream.arn) for r in page["Records"]]
+            if records:
+                self._deliver(stream.table, stream.handler, records)
+                handled += len(records)
+            stream.iterators[shard_id] = page.get("NextShardIterator")
+        return handled
+
+    def _lambda_record(self, record: dict, arn: str) -> dict:
+        dynamodb = dict(record["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if hasattr(created, "timestamp"):  # boto3 parsed it; Lambda hands over epoch seconds
+            dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {"eventID": record["eventID"], "eventName": record["eventName"], "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb", "awsRegion": self.region,
+                "dynamodb": dynamodb, "eventSourceARN": arn}
+
+    def _deliver(self, source: str, handler: Handler, records: list[dict]) -> None:
+        """Lambda's retry with bisect-on-error, down to single records."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                handler({"Records": records}, None)
+                return
+            except Exception as exc:  # noqa: BLE001 - the handler's failure decides the retry
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("%s handler failed (attempt %d): %s", source, attempt + 1, error)
+                time.sleep(0.01 * 2 ** attempt)
+        if len(records) > 1:
+            middle = len(records) // 2
+            self._deliver(source, handler, records[:middle])
+            self._deliver(source, handler, records[middle:])
+            return
+        self.on_give_up(f"stream:{source}", error, records[0])
+
+    # -- SQS -----------------------------------------------------------------
+
+    def _pump_queue(self, url: str, arn: str, handler: Handler) -> int:
+        messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                            AttributeNames=["All"]).get("Messages", [])
+        for message in messages:
+            record = {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+                      "body": message["Body"], "attributes": message.get("Attributes", {}),
+                      "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
+                      "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": self.region}
+            try:
+                handler({"Records": [record]}, None)
+            except Exception:  # noqa: BLE001 - SQS redelivers, then redrives to the DLQ
+                log.warning("queue handler failed", extra={"queue": arn})
+                continue
+            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)

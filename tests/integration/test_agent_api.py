@@ -1,0 +1,165 @@
+"""The agent API: queues in JET order, atomic claims, replies on the customer's channel."""
+import threading
+
+import pytest
+
+from chalicelib.services import agents, queues
+from chalicelib.auth.tokens import Principal
+from chalicelib.storage.models import Message, Ticket
+
+from .conftest import bearer, sms
+
+
+def two_tickets(stack, http):
+    sms(stack, http, "SM" + "1" * 32, "What time does check-in open?", sender="+14155550001")
+    sms(stack, http, "SM" + "2" * 32, "My bag is lost and this is terrible, I am furious!", sender="+14155550002")
+    stack.pump.drain()
+
+
+def test_requests_without_a_valid_bearer_token_are_refused(stack, http):
+    with pytest.raises(Exception, match="Unauthorized"):
+        http.get("/queues", headers={"Authorization": "Bearer not-a-token"})
+
+
+def test_an_agent_sees_their_queues_with_depth_and_top_score(stack, http):
+    two_tickets(stack, http)
+    response = http.get("/queues", headers=bearer(stack.settings, "bob"))
+    assert response.status_code == 200
+    [general] = response.json_body["items"]
+    assert general["name"] == "general" and general["depth"] == 2
+    assert general["top_score"] > 0 and general["oldest_wait_seconds"] >= 0
+
+
+def test_a_queue_lists_the_highest_score_first_in_pages(stack, http):
+    two_tickets(stack, http)
+    headers = bearer(stack.settings, "bob")
+    first = http.get("/queues/general/tickets", headers=headers).json_body
+    scores = [t["jet"]["score"] for t in first["items"]]
+    assert scores == sorted(scores, reverse=True) and len(scores) == 2
+    assert first["next"] is None
+    page = queues.tickets(agents.actor(Principal("bob", "agent")), "general", limit=1)
+    assert len(page["items"]) == 1 and page["next"]
+    rest = http.get(f"/queues/general/tickets?cursor={page['next']}", headers=headers).json_body
+    assert [t["id"] for t in rest["items"]] == [first["items"][1]["id"]]
+
+
+def test_a_garbage_cursor_gets_400(stack, http):
+    response = http.get("/queues/general/tickets?cursor=%%%", headers=bearer(stack.settings, "bob"))
+    assert response.status_code == 400
+
+
+def test_claim_takes_the_best_ticket_under_a_lease(stack, http):
+    two_tickets(stack, http)
+    response = http.post("/queues/general/claim", headers=bearer(stack.settings, "bob"))
+    assert response.status_code == 200
+    claimed = response.json_body
+    assert claimed["assignee"] == "bob" and claimed["status"] == "assigned"
+    assert claimed["lease"]["expires_at"] and "mood" in [i["key"] for i in claimed["jet"]["indicators"]]
+    assert "furious" in Ticket.get(claimed["id"]).recent_texts[0]
+
+
+def test_claim_on_an_empty_queue_answers_204(stack, http):
+    assert http.post("/queues/general/claim", headers=bearer(stack.settings, "bob")).status_code == 204
+
+
+def test_claim_outside_the_agents_queues_is_forbidden(stack, http):
+    response = http.post("/queues/disruption/claim", headers=bearer(stack.settings, "bob"))
+    assert response.status_code == 403 and response.json_body["error"]["code"] == "forbidden"
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch):
+    """moto evaluates conditions without a lock; DynamoDB applies each write atomically.
+    Serialising moto's request handling gives the threads below DynamoDB's guarantee."""
+    from moto.dynamodb.responses import DynamoHandler
+    lock, call = threading.Lock(), DynamoHandler.call_action
+
+    def serialised(self):
+        with lock:
+            return call(self)
+    monkeypatch.setattr(DynamoHandler, "call_action", serialised)
+
+
+def test_a_claim_from_a_stale_index_view_skips_a_ticket_already_taken(stack, http, monkeypatch):
+    two_tickets(stack, http)
+    stale = list(Ticket.queue_rank.query("general"))
+    first = queues.claim(agents.actor(Principal("alice", "agent")), "general")[0]
+    monkeypatch.setattr(Ticket.queue_rank, "query", lambda *a, **k: iter(stale))
+    second = queues.claim(agents.actor(Principal("bob", "agent")), "general")[0]
+    assert first.id == stale[0].id and second.id == stale[1].id
+    assert Ticket.get(first.id).assignee == "alice" and Ticket.get(second.id).assignee == "bob"
+
+
+def test_concurrent_claims_never_give_one_ticket_to_two_agents(stack, http, atomic_moto):
+    for i in range(5):
+        sms(stack, http, f"SM{i:032d}", "Where is my bag?", sender=f"+1415555010{i}")
+    stack.pump.drain()
+    results, lock = [], threading.Lock()
+
+    def claim(agent_id):
+        got = queues.claim(agents.actor(Principal(agent_id, "agent")), "general")
+        with lock:
+            results.append(got[0].id if got else None)
+
+    threads = [threading.Thread(target=claim, args=(a,)) for a in ["alice", "bob", "sam"] * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    taken = [r for r in results if r]
+    assert len(taken) == 5 and len(set(taken)) == 5
+    assert Ticket.queue_rank.count("general") == 0
+
+
+def test_a_reply_takes_the_ticket_and_reaches_the_customer_through_twilio(stack, http):
+    sms(stack, http, "SM" + "9" * 32, "Where is my bag?", sender="+14155550009")
+    stack.pump.drain()
+    [ticket] = http.get("/tickets?contact=%2B14155550009", headers=bearer(stack.settings, "bob")).json_body["items"]
+    response = http.post(f"/tickets/{ticket['id']}/replies", headers={**bearer(stack.settings, "bob"),
+                         "Content-Type": "application/json"}, body='{"text": "Found it, delivering tonight."}')
+    assert response.status_code == 201 and response.json_body["delivery_status"] == "pending"
+    stack.pump.drain()
+    view = http.get(f"/tickets/{ticket['id']}", headers=bearer(stack.settings, "bob")).json_body
+    assert view["assignee"] == "bob" and view["first_response_at"]
+    reply = view["messages"][-1]
+    assert (reply["direction"], reply["delivery_status"], reply["author"]) == ("outbound", "queued", "bob")
+    sent = stack.sent("twilio")[-1]
+    assert sent["body"] == {"To": "+14155550009", "From": "+14155559999", "Body": "Found it, delivering tonight.",
+                            "StatusCallback": stack.settings.public_base_url + "/channels/twilio/status"}
+    assert reply["provider_message_id"] == sent["sid"]
+
+
+def test_a_reply_body_is_validated(stack, http):
+    sms(stack, http, "SM" + "8" * 32, "Where is my bag?")
+    stack.pump.drain()
+    ticket_id = Ticket.queue_rank.query("general").next().id
+    headers = {**bearer(stack.settings, "bob"), "Content-Type": "application/json"}
+    response = http.post(f"/tickets/{ticket_id}/replies", headers=headers, body='{"text": ""}')
+    assert response.status_code == 422
+    assert list(Message.query(ticket_id))[-1].author == "system"
+
+
+def test_agents_cannot_see_or_answer_tickets_outside_their_queues(stack, http):
+    sms(stack, http, "SM" + "7" * 32, "My flight was cancelled", sender="+14155550007")
+    stack.pump.drain()
+    ticket_id = Ticket.queue_rank.query("disruption").next().id
+    headers = {**bearer(stack.settings, "bob"), "Content-Type": "application/json"}
+    assert http.get(f"/tickets/{ticket_id}", headers=headers).status_code == 403
+    assert http.post(f"/tickets/{ticket_id}/replies", headers=headers, body='{"text": "hi"}').status_code == 403
+    assert http.get("/tickets?contact=%2B14155550007", headers=headers).json_body["items"] == []
+    assert http.get(f"/tickets/{ticket_id}", headers=bearer(stack.settings, "sam")).status_code == 200
+
+
+def test_an_agent_cannot_answer_a_ticket_someone_else_holds(stack, http):
+    sms(stack, http, "SM" + "6" * 32, "Where is my bag?")
+    stack.pump.drain()
+    claimed = http.post("/queues/general/claim", headers=bearer(stack.settings, "alice")).json_body
+    headers = {**bearer(stack.settings, "bob"), "Content-Type": "application/json"}
+    assert http.post(f"/tickets/{claimed['id']}/replies", headers=headers, body='{"text": "hi"}').status_code == 403
+
+
+def test_unknown_tickets_are_404_and_bad_contacts_400(stack, http):
+    headers = bearer(stack.settings, "sam")
+    assert http.get("/tickets/01JDNOPE000000000000000000", headers=headers).status_code == 404
+    assert http.get("/tickets?contact=not-a-contact", headers=headers).status_code == 400
+    assert http.get("/tickets", headers=headers).status_code == 400

@@ -1,0 +1,77 @@
+"""POST /integrations/events: signed envelopes, schema-checked, idempotent per event id."""
+import time
+
+from chalicelib.storage.models import Customer, DeadLetter, Identity, InboundMessage, Message, Ticket
+from tests.conftest import event
+from tests.helpers import jetdesk_signed
+
+from .conftest import sms
+
+PATH = "/integrations/events"
+
+
+def post(stack, http, payload, at=None):
+    body, headers = jetdesk_signed(stack.settings, payload, at)
+    return http.post(PATH, headers=headers, body=body)
+
+
+def test_ticket_create_opens_a_ticket_for_a_customer_known_by_email_and_phone(stack, http):
+    response = post(stack, http, event("integration/ticket_create.json"))
+    assert response.status_code == 202
+    stack.pump.drain()
+    customer_id = Identity.get("email:jane.doe@example.com").customer_id
+    assert Identity.get("phone:+33612345678").customer_id == customer_id
+    ticket = Ticket.get(Customer.get(customer_id).open_ticket_id)
+    assert (ticket.channel, ticket.subject, ticket.intent) == ("api", "Refund for PNR X7K2QD", "refund")
+    assert [m.text for m in Message.query(ticket.id)] == ["Please refund the unused return leg of my booking."]
+
+
+def test_a_redelivered_event_is_a_no_op(stack, http):
+    payload = event("integration/ticket_create.json")
+    assert post(stack, http, payload).status_code == 202
+    again = post(stack, http, payload)
+    assert again.status_code == 200 and again.json_body == {"accepted": True, "duplicate": True}
+    stack.pump.drain()
+    assert Ticket.count() == 1
+
+
+def test_a_stale_or_future_signature_is_refused(stack, http):
+    for skew in (-301, 301):
+        response = post(stack, http, event("integration/ticket_create.json"), at=int(time.time()) + skew)
+        assert response.status_code == 401
+    assert InboundMessage.count() == 0
+
+
+def test_a_body_off_schema_gets_422_with_details_and_changes_nothing(stack, http):
+    payload = {**event("integration/ticket_create.json"), "type": "ticket.create", "data": {"subject": "x"}}
+    response = post(stack, http, payload)
+    assert response.status_code == 422
+    error = response.json_body["error"]
+    assert error["code"] == "unprocessable" and error["details"][0]["path"] == "/data"
+    assert InboundMessage.count() == 0 and DeadLetter.count() == 1
+
+
+def test_malformed_json_gets_400(stack, http):
+    body, headers = jetdesk_signed(stack.settings, {})
+    body = b"{not json"
+    headers = jetdesk_signed(stack.settings, {})[1]
+    from chalicelib.auth.signatures import jetdesk_signature
+    headers["X-JetDesk-Signature"] = jetdesk_signature(stack.settings.jetdesk_signing_secret, body)
+    response = http.post(PATH, headers=headers, body=body)
+    assert response.status_code == 400
+    assert response.json_body["error"]["code"] == "bad_request"
+
+
+def test_a_cancelled_flight_raises_the_priority_of_the_open_ticket(stack, http):
+    sms(stack, http, "SM" + "3" * 32, "Hi, can I change my seat?")
+    stack.pump.drain()
+    ticket_id = Customer.get(Identity.get("phone:+14155550123").customer_id).open_ticket_id
+    before = Ticket.get(ticket_id).jet["score"]
+    assert post(stack, http, event("integration/journey_cancelled.json")).status_code == 202
+    stack.pump.drain()
+    after = Ticket.get(ticket_id)
+    assert after.jet["score"] > before
+    disruption = next(i for i in after.jet["indicators"] if i["key"] == "disruption")
+    assert disruption["value"] == 1.0 and "AF123 is cancelled" in disruption["reason"]
+    assert after.history[-1]["cause"] == "journey.updated"
+    assert after.queue == "disruption"

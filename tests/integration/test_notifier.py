@@ -1,0 +1,70 @@
+"""Delivery: at least once, retried through SQS on transient failures, failed with a reason otherwise."""
+import json
+import urllib.request
+
+import pytest
+
+from chalicelib.services import notifier
+from chalicelib.storage.models import DeadLetter, Message, Outbox
+
+from .conftest import sms
+
+
+def fault(stack, provider, count, status=500):
+    request = urllib.request.Request(stack.sink.url + "/faults", method="POST",
+                                     data=json.dumps({"provider": provider, "count": count, "status": status}).encode())
+    urllib.request.urlopen(request).close()
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch):
+    monkeypatch.setattr(notifier, "backoff", lambda attempt: 0)
+
+
+def acknowledgement():
+    return next(m for m in Message.scan() if m.author == "system")  # test-only inspection
+
+
+def test_a_provider_outage_is_retried_until_the_message_is_handed_over(stack, http):
+    fault(stack, "twilio", 2)
+    sms(stack, http, "SM" + "1" * 32, "Where is my bag?")
+    stack.pump.drain()
+    ack = acknowledgement()
+    assert ack.delivery_status == "queued" and ack.provider_message_id.startswith("SM")
+    assert len(stack.sent("twilio")) == 1
+    intent = next(o for o in Outbox.scan() if o.kind == "customer_message")
+    assert (intent.status, intent.attempts) == ("done", 3)
+
+
+def test_a_refused_message_fails_with_the_providers_reason_and_is_dead_lettered(stack, http):
+    fault(stack, "twilio", 1, status=400)
+    sms(stack, http, "SM" + "2" * 32, "Where is my bag?")
+    stack.pump.drain()
+    ack = acknowledgement()
+    assert ack.delivery_status == "failed" and "twilio 400" in ack.failure_reason
+    assert [d.source for d in DeadLetter.scan()] == ["notifier"]
+    assert stack.sent("twilio") == []
+
+
+def test_a_webhook_that_keeps_failing_is_given_up_after_max_attempts(stack, http):
+    fault(stack, "webhook", notifier.MAX_ATTEMPTS)
+    sms(stack, http, "SM" + "3" * 32, "Where is my bag?")
+    stack.pump.drain()
+    event = next(o for o in Outbox.scan() if o.kind == "integrator_event")
+    assert (event.status, event.attempts) == ("failed", notifier.MAX_ATTEMPTS)
+    assert stack.sent("webhook") == []
+
+
+def test_integrator_events_are_signed_standard_webhooks_with_a_stable_id(stack, http):
+    fault(stack, "webhook", 1)
+    sms(stack, http, "SM" + "4" * 32, "Where is my bag?")
+    stack.pump.drain()
+    [delivery] = stack.sent("webhook")
+    event = next(o for o in Outbox.scan() if o.kind == "integrator_event")
+    assert delivery["headers"]["webhook-id"] == event.id
+    assert delivery["body"]["type"] == "ticket.created"
+    from chalicelib.auth.signatures import standard_webhook_headers
+    body = json.dumps(delivery["body"], separators=(",", ":")).encode()
+    expected = standard_webhook_headers(stack.settings.jetdesk_signing_secret, event.id, body,
+                                        int(delivery["headers"]["webhook-timestamp"]))
+    assert delivery["headers"]["webhook-signature"] == expected["webhook-signature"]

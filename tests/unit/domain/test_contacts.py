@@ -1,0 +1,30 @@
+import pytest
+
+from chalicelib.domain import contacts
+
+
+def test_phones_normalise_to_e164():
+    assert contacts.phone("+1 (415) 555-0123").value == "+14155550123"
+
+
+def test_a_phone_without_country_code_is_refused():
+    with pytest.raises(contacts.InvalidContact):
+        contacts.phone("4155550123")
+
+
+def test_emails_are_lower_cased():
+    assert contacts.parse("Jane.Doe@Example.com").identity == "email:jane.doe@example.com"
+
+
+@pytest.mark.parametrize("raw, identity", [
+    ("+33612345678", "phone:+33612345678"),
+    ("phone:+33612345678", "phone:+33612345678"),
+    ("telegram:123456", "telegram:123456"),
+])
+def test_any_typed_contact_parses_to_one_identity(raw, identity):
+    assert contacts.parse(raw).identity == identity
+
+
+def test_unknown_handle_kinds_are_refused():
+    with pytest.raises(contacts.InvalidContact):
+        contacts.parse("myspace:bob")
