@@ -8,7 +8,7 @@ from chalice import AuthResponse, Chalice, Response
 
 from channels import integration, twilio_sms
 from channels.base import RawRequest
-from chalicelib import validation
+from chalicelib import logs, validation
 from chalicelib.auth import tokens
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
@@ -19,9 +19,11 @@ from chalicelib.storage import models
 
 settings = get_settings()
 models.configure(settings)
+logs.configure()
 
 app = Chalice(app_name="jetdesk")
 app.log.setLevel(logging.INFO)
+app.log.propagate, app.log.handlers = True, []  # one JSON handler, at the root
 JSON = "application/json"
 
 
@@ -40,7 +42,7 @@ def json_errors(event, get_response):
     except ApiError as exc:
         return _error(exc.status, exc.code, exc.message, exc.details, exc.headers)
     except Exception:  # noqa: BLE001 - the last line of defence; details go to the log only
-        app.log.exception("unhandled error")
+        app.log.exception("unhandled error", extra={"path": app.current_request.context.get("resourcePath")})
         return _error(500, "internal", "something went wrong on our side; try again")
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:

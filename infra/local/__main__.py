@@ -24,9 +24,9 @@ def _free_port() -> int:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("werkzeug", "botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from chalicelib import logs
+    logs.configure()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     stage.load()
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
 
