@@ -1,8 +1,18 @@
-"""What every channel adapter receives: the raw request, before any parsing."""
+"""What every channel adapter shares: the raw request in, and the shapes it hands back.
+
+A channel module offers:
+    verify(request: RawRequest, settings) -> payload        raises chalicelib.errors.Unauthorized
+    normalize(payload) -> list[InboundMessage | StatusUpdate]   raises chalicelib.errors.Unprocessable
+    send(ctx: SendContext, reply_to: dict, text: str) -> Sent
+        raises ProviderRefused (permanent) or ProviderUnavailable (try again later)
+and nothing else touches storage.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
+
+DELIVERY_STATUSES = ("pending", "queued", "sent", "delivered", "read", "failed")
 
 
 @dataclass(frozen=True)
@@ -23,3 +33,39 @@ class Sent:
     """What a provider answered to a send: its message id and first status."""
     provider_message_id: str
     status: str = "queued"
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A provider's news about a message we sent (delivered, read, failed…)."""
+    provider: str
+    provider_message_id: str
+    status: str                     # one of DELIVERY_STATUSES
+    reason: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """What a channel may use to send: settings and ready clients, nothing else."""
+    settings: Any
+    http: Any                                  # a requests.Session
+    twilio: Callable[[], Any] = lambda: None   # the official Twilio client, created on first use
+    ses: Callable[[], Any] = lambda: None      # a boto3 SES client
+
+
+class ProviderRefused(Exception):
+    """The provider will never accept this message as it is (4xx): fail it with this reason."""
+
+
+class ProviderUnavailable(Exception):
+    """The provider could not take it now (5xx, 429, timeout): retry later."""
+
+
+def raise_for_status(provider: str, response) -> None:
+    """Map a provider's HTTP answer (a requests.Response) onto our two failure kinds."""
+    if response.status_code < 300:
+        return
+    reason = f"{provider} {response.status_code}: {response.text[:300]}"
+    if response.status_code == 429 or response.status_code >= 500:
+        raise ProviderUnavailable(reason)
+    raise ProviderRefused(reason)

@@ -15,6 +15,16 @@ class Media:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file that came with a message; ``content`` is moved to object storage on intake."""
+    name: str
+    content_type: str
+    size: int
+    content: Optional[bytes] = None
+    key: Optional[str] = None           # where the content was stored
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """A customer's message as every channel hands it to the service layer."""
     channel: str
@@ -28,6 +38,11 @@ class InboundMessage:
     media: tuple[Media, ...] = ()
     external_ref: Optional[str] = None
     extra_contacts: tuple[tuple[str, str], ...] = field(default=())
+    provider: str = ""        # the adapter that answers: twilio, meta, x, telegram, email, chat, api
+    thread_refs: tuple[str, ...] = ()   # provider message ids this one answers (email In-Reply-To/References)
+    attachments: tuple[Attachment, ...] = ()
+    automated: bool = False   # auto-reply, bounce or bulk mail: never opens a ticket nor gets an answer
+    edited: bool = False      # an edit of an earlier message (Telegram edited_message)
 
     @property
     def dedup_key(self) -> str:
@@ -40,6 +55,8 @@ class InboundMessage:
     def from_dict(cls, data: dict[str, Any]) -> "InboundMessage":
         data = dict(data)
         data["media"] = tuple(Media(**m) for m in data.get("media", ()))
+        data["attachments"] = tuple(Attachment(**a) for a in data.get("attachments", ()))
+        data["thread_refs"] = tuple(data.get("thread_refs", ()))
         data["extra_contacts"] = tuple(tuple(c) for c in data.get("extra_contacts", ()))
         return cls(**data)
 
