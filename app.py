@@ -6,14 +6,15 @@ import logging
 
 from chalice import AuthResponse, Chalice, Response
 
-from channels import integration, twilio_sms
+import channels
+from channels import twilio_sms
 from channels.base import RawRequest
-from chalicelib import logs, validation
+from chalicelib import logs, sources, validation
 from chalicelib.auth import tokens
 from chalicelib.clock import iso
-from chalicelib.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
-from chalicelib.services import (agents, conversations, intake, notifier, presenters, providers, queues,
-                                 tickets)
+from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.services import (agents, chat, conversations, intake, mail, notifier, presenters, providers,
+                                 queues, replay, tickets)
 from chalicelib.settings import get_settings
 from chalicelib.storage import models
 
@@ -22,6 +23,8 @@ models.configure(settings)
 logs.configure()
 
 app = Chalice(app_name="jetdesk")
+RFC822 = "message/rfc822"
+app.api.binary_types.append(RFC822)  # raw mail may be 8-bit: API Gateway must pass it base64
 app.log.setLevel(logging.INFO)
 app.log.propagate, app.log.handlers = True, []  # one JSON handler, at the root
 JSON = "application/json"
@@ -106,17 +109,75 @@ def health():
 
 @app.route("/channels/twilio/sms", methods=["POST"], content_types=[twilio_sms.FORM])
 def twilio_inbound():
-    intake.receive("twilio/sms", raw_request(), lambda r: twilio_sms.verify(r, settings), twilio_sms.normalize)
+    intake.receive(sources.TWILIO_SMS, raw_request())
     return Response(twilio_sms.acknowledge(), headers={"Content-Type": "text/xml"})
+
+
+@app.route("/channels/twilio/status", methods=["POST"], content_types=[twilio_sms.FORM])
+def twilio_status():
+    intake.receive(sources.TWILIO_STATUS, raw_request())
+    return Response("", status_code=204)
+
+
+@app.route("/channels/email/inbound", methods=["POST"], content_types=[RFC822])
+def email_inbound():
+    receipt = intake.receive(sources.EMAIL, raw_request())
+    return Response({"accepted": True, "duplicate": not receipt.stored}, status_code=202 if receipt.stored else 200)
+
+
+@app.route("/channels/meta", methods=["GET"])
+def meta_handshake():
+    challenge = channels.for_provider("meta").handshake(app.current_request.query_params or {}, settings)
+    return Response(challenge, headers={"Content-Type": "text/plain"})
+
+
+@app.route("/channels/meta", methods=["POST"], content_types=[JSON])
+def meta_inbound():
+    intake.receive(sources.META, raw_request())
+    return Response("EVENT_RECEIVED", headers={"Content-Type": "text/plain"})
+
+
+@app.route("/channels/x", methods=["GET"])
+def x_crc():
+    return channels.for_provider("x").crc_response((app.current_request.query_params or {}).get("crc_token"), settings)
+
+
+@app.route("/channels/x", methods=["POST"], content_types=[JSON])
+def x_inbound():
+    intake.receive(sources.X, raw_request())
+    return Response("", status_code=200)
+
+
+@app.route("/channels/telegram", methods=["POST"], content_types=[JSON])
+def telegram_inbound():
+    intake.receive(sources.TELEGRAM, raw_request())
+    return {}
+
+
+@app.route("/channels/chat/sessions", methods=["POST"], content_types=[JSON])
+def chat_session():
+    body = json_body("chat_session")
+    client = app.current_request.context.get("identity", {}).get("sourceIp", "unknown")
+    return Response(chat.start(body["name"], body.get("email"), client), status_code=201)
+
+
+@app.route("/channels/chat/messages", methods=["POST"], content_types=[JSON])
+def chat_message():
+    session = channels.for_provider("chat").verify(raw_request(), settings)
+    body = json_body("chat_message")
+    return Response(chat.post(session, body["text"], body.get("client_id")), status_code=202)
+
+
+@app.route("/channels/chat/messages", methods=["GET"])
+def chat_poll():
+    session = channels.for_provider("chat").verify(raw_request(), settings)
+    return chat.conversation(session, (app.current_request.query_params or {}).get("after"))
 
 
 @app.route("/integrations/events", methods=["POST"], content_types=[JSON])
 def integration_event():
-    stored = intake.receive(
-        "integrations/events", raw_request(),
-        verify=lambda r: integration.verify(r, settings) or r.body,
-        normalize=lambda body: integration.normalize(validation.validated("integration_event", body)))
-    return Response({"accepted": True, "duplicate": not stored}, status_code=202 if stored else 200)
+    receipt = intake.receive(sources.INTEGRATIONS, raw_request())
+    return Response({"accepted": True, "duplicate": not receipt.stored}, status_code=202 if receipt.stored else 200)
 
 
 # ---- agent API ------------------------------------------------------------
@@ -160,6 +221,28 @@ def reply(ticket_id):
     return Response(tickets.reply(actor(), ticket_id, body["text"]), status_code=201)
 
 
+# ---- supervisors ----------------------------------------------------------
+
+def supervisor() -> agents.Actor:
+    who = actor()
+    if not who.is_supervisor:
+        raise Forbidden("supervisors only")
+    return who
+
+
+@app.route("/admin/dead-letters", authorizer=agent_token)
+def dead_letters():
+    supervisor()
+    params = app.current_request.query_params or {}
+    return replay.listing(params.get("day"), params.get("cursor"))
+
+
+@app.route("/admin/dead-letters/{letter_id}/replay", methods=["POST"], authorizer=agent_token)
+def replay_dead_letter(letter_id):
+    supervisor()
+    return replay.replay(letter_id)
+
+
 # ---- local stage only -----------------------------------------------------
 
 if settings.is_local:
@@ -182,6 +265,11 @@ def handle_outbox(event):
     for record in event:
         if record.event_name == "INSERT":
             notifier.deliver(models.Outbox.from_raw_data(record.new_image))
+
+
+@app.on_sns_message(topic=settings.inbound_mail_topic)
+def handle_inbound_mail(event):
+    mail.receive_ses(json.loads(event.message))
 
 
 @app.on_sqs_message(queue=settings.notify_retry_queue, batch_size=1)

@@ -1,7 +1,7 @@
 """Time and identifiers, in one place so tests can reason about them."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone  # noqa: F401 - re-exported for callers building times
 
 from ulid import ULID
 
@@ -13,6 +13,10 @@ def now() -> datetime:
 def new_id() -> str:
     """A ULID: unique, and sorts by creation time."""
     return str(ULID())
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timezone
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-_QUIET = ("twilio.http_client", "botocore", "urllib3")
+_QUIET = ("twilio.http_client", "botocore", "urllib3", "responses")
 
 
 class JsonFormatter(logging.Formatter):

@@ -61,6 +61,16 @@ class Settings:
             f"arn:aws:dynamodb:{self.region}:000000000000:table/{self.table_name(table)}/stream/local")
 
     @property
+    def attachments_bucket(self) -> str:
+        """S3 bucket for raw mail and attachments."""
+        return f"{self.table_prefix}-attachments"
+
+    @property
+    def inbound_mail_topic(self) -> str:
+        """SNS topic SES receipt rules publish inbound mail to."""
+        return f"{self.table_prefix}-inbound-mail"
+
+    @property
     def notify_retry_queue(self) -> str:
         """SQS queue of notifications to try again (its redrive target is ``-dlq``)."""
         return f"{self.table_prefix}-notify-retry"

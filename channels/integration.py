@@ -33,16 +33,16 @@ def customer_contacts(customer: dict[str, Any]) -> list[contacts.Contact]:
     return found
 
 
-def normalize(envelope: dict[str, Any]) -> InboundMessage | IntegrationEvent:
+def normalize(envelope: dict[str, Any]) -> list[InboundMessage | IntegrationEvent]:
     """A ticket.create becomes a message on channel 'api'; other types stay events."""
     found = customer_contacts(envelope["customer"])
     if envelope["type"] != "ticket.create":
-        return IntegrationEvent(envelope["id"], envelope["type"], envelope["occurred_at"],
-                                envelope["customer"], envelope["data"])
+        return [IntegrationEvent(envelope["id"], envelope["type"], envelope["occurred_at"],
+                                 envelope["customer"], envelope["data"])]
     data = envelope["data"]
-    return InboundMessage(
-        channel="api", provider_message_id=envelope["id"], sender_kind=found[0].kind,
+    return [InboundMessage(
+        channel="api", provider="api", provider_message_id=envelope["id"], sender_kind=found[0].kind,
         sender=found[0].value, text=data["text"], subject=data.get("subject"),
         sender_name=envelope["customer"].get("name"), external_ref=data.get("external_ref"),
         extra_contacts=tuple((c.kind, c.value) for c in found[1:]),
-    )
+    )]

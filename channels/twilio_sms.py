@@ -11,7 +11,7 @@ from chalicelib.domain import contacts
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import Unauthorized, Unprocessable
 
-from .base import RawRequest, Sent
+from .base import ProviderRefused, ProviderUnavailable, RawRequest, Sent, SendContext, StatusUpdate
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -56,7 +56,11 @@ def _address(value: str) -> tuple[str, str]:
     return "sms", value
 
 
-def normalize(form: dict[str, Any]) -> InboundMessage:
+def normalize(form: dict[str, Any]) -> list[InboundMessage]:
+    return [_message(form)]
+
+
+def _message(form: dict[str, Any]) -> InboundMessage:
     sid = form.get("MessageSid") or form.get("SmsMessageSid")
     if not sid or not form.get("From"):
         raise Unprocessable("a Twilio message needs MessageSid and From")
@@ -67,11 +71,28 @@ def normalize(form: dict[str, Any]) -> InboundMessage:
         raise Unprocessable(f"From: {exc}") from None
     media = tuple(Media(form.get(f"MediaUrl{i}", ""), form.get(f"MediaContentType{i}", ""))
                   for i in range(int(form.get("NumMedia") or 0)) if form.get(f"MediaUrl{i}"))
+    # Messaging Service number pools: answer through the service so Twilio keeps the
+    # sender sticky; the To number is kept as the fallback sender.
     return InboundMessage(
-        channel=channel, provider_message_id=sid, sender_kind="phone", sender=sender,
+        channel=channel, provider="twilio", provider_message_id=sid, sender_kind="phone", sender=sender,
         text=form.get("Body", ""), recipient=_address(form.get("To", ""))[1],
-        sender_name=form.get("ProfileName") or None, media=media,
+        reply_via=form.get("MessagingServiceSid") or "", sender_name=form.get("ProfileName") or None, media=media,
     )
+
+
+# Twilio's MessageStatus values, onto ours.
+_STATUSES = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "sent",
+             "sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed",
+             "undelivered": "failed", "canceled": "failed"}
+
+
+def status_updates(form: dict[str, Any]) -> list[StatusUpdate]:
+    """A delivery status callback for a message we sent."""
+    sid, status = form.get("MessageSid"), _STATUSES.get(form.get("MessageStatus", ""))
+    if not sid or not status:
+        raise Unprocessable("a status callback needs MessageSid and a known MessageStatus")
+    reason = f"twilio error {form['ErrorCode']}" if form.get("ErrorCode") else None
+    return [StatusUpdate("twilio", sid, status, reason)]
 
 
 def acknowledge() -> str:
@@ -79,10 +100,19 @@ def acknowledge() -> str:
     return str(MessagingResponse())
 
 
-def send(client, reply_to: dict[str, str], text: str, status_callback: str) -> Sent:
+def send(ctx: SendContext, reply_to: dict[str, str], text: str) -> Sent:
+    from twilio.base.exceptions import TwilioException, TwilioRestException  # lazily: cold starts
+
     prefix = "whatsapp:" if reply_to.get("channel") == "whatsapp" else ""
-    message = client.messages.create(
-        to=prefix + reply_to["address"], from_=prefix + reply_to["from"], body=text,
-        status_callback=status_callback,
-    )
-    return Sent(message.sid, message.status or "queued")
+    service = reply_to.get("via")
+    sender = {"messaging_service_sid": service} if service else {"from_": prefix + reply_to["from"]}
+    try:
+        message = ctx.twilio().messages.create(
+            to=prefix + reply_to["address"], body=text,
+            status_callback=ctx.settings.public_base_url + "/channels/twilio/status", **sender)
+    except TwilioRestException as exc:
+        reason = f"twilio {exc.status} (code {exc.code}): {exc.msg}"
+        raise (ProviderUnavailable if exc.status == 429 or exc.status >= 500 else ProviderRefused)(reason) from None
+    except (TwilioException, OSError) as exc:
+        raise ProviderUnavailable(f"twilio unreachable: {type(exc).__name__}") from None
+    return Sent(message.sid, _STATUSES.get(message.status or "", "queued"))

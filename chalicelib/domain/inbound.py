@@ -43,6 +43,8 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = ()
     automated: bool = False   # auto-reply, bounce or bulk mail: never opens a ticket nor gets an answer
     edited: bool = False      # an edit of an earlier message (Telegram edited_message)
+    reply_via: str = ""       # a provider sender handle to answer through (Twilio Messaging Service SID)
+    unverified_contacts: tuple[tuple[str, str], ...] = ()  # typed by the customer: kept, never matched on
 
     @property
     def dedup_key(self) -> str:
@@ -57,6 +59,7 @@ class InboundMessage:
         data["media"] = tuple(Media(**m) for m in data.get("media", ()))
         data["attachments"] = tuple(Attachment(**a) for a in data.get("attachments", ()))
         data["thread_refs"] = tuple(data.get("thread_refs", ()))
+        data["unverified_contacts"] = tuple(tuple(c) for c in data.get("unverified_contacts", ()))
         data["extra_contacts"] = tuple(tuple(c) for c in data.get("extra_contacts", ()))
         return cls(**data)
 

@@ -1,6 +1,7 @@
 """Ticket facts that need no storage: references, queue ranks, states, routing."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
@@ -22,6 +23,26 @@ SLA_FIRST_RESPONSE = {"P1": timedelta(minutes=15), "P2": timedelta(hours=1),
 
 def sla_due(created_at: datetime, tier: str) -> datetime:
     return created_at + SLA_FIRST_RESPONSE[tier]
+
+
+REF_PATTERN = re.compile(r"\bJD-([0-9A-HJKMNP-TV-Z]{8})\b", re.IGNORECASE)
+
+# Twilio's standard opt-out keywords; the whole message must be the keyword.
+OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET", "ARRÊT"}
+OPT_IN = {"START", "YES", "UNSTOP"}
+HELP = {"HELP", "INFO", "AIDE"}
+
+
+def find_ref(text: str | None) -> str | None:
+    """A JetDesk ref (``JD-XXXXXXXX``) quoted in a subject or message, upper-cased."""
+    found = REF_PATTERN.search(text or "")
+    return f"JD-{found.group(1).upper()}" if found else None
+
+
+def keyword(text: str) -> str | None:
+    """'opt_out', 'opt_in' or 'help' when the whole message is such a keyword."""
+    word = text.strip().strip(".!").upper()
+    return "opt_out" if word in OPT_OUT else "opt_in" if word in OPT_IN else "help" if word in HELP else None
 
 
 def ref_for(ticket_id: str) -> str:

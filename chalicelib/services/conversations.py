@@ -12,15 +12,17 @@ from typing import Optional
 from pynamodb.exceptions import TransactWriteError
 
 from .. import clock
-from ..domain import contacts, tickets as rules
+from ..domain import contacts, language, tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
-from ..storage.models import Customer, InboundMessage as InboundItem, Message, Ticket, transaction
+from ..storage.models import Customer, Identity, InboundMessage as InboundItem, Message, Ticket, transaction
 from . import customers, outbox, scoring
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
 RECENT_TEXTS = 3
-ACK_CHANNELS = ("sms", "whatsapp")
+REFERENCES_KEPT = 10
+ACK_CHANNELS = ("sms", "whatsapp", "email", "messenger", "instagram", "x", "telegram")
+KEYWORD_CHANNELS = ("sms", "whatsapp")
 
 
 class Conflict(Exception):
@@ -28,7 +30,7 @@ class Conflict(Exception):
 
 
 def process(item: InboundItem) -> Optional[str]:
-    """Handle one stored delivery; returns the ticket id it landed in (None for events)."""
+    """Handle one stored delivery; returns the ticket id it landed in (None when none)."""
     for _ in range(ATTEMPTS):
         if item.status != "stored":
             return item.ticket_id
@@ -46,15 +48,39 @@ def _contacts(msg: InboundMessage) -> list[contacts.Contact]:
         [contacts.Contact(k, v) for k, v in msg.extra_contacts]
 
 
-def _open_ticket(customer: Customer) -> Optional[Ticket]:
-    """The customer's open ticket, read consistently through the pointer on the customer."""
-    if not customer.open_ticket_id:
+def _load_open(ticket_id: Optional[str], customer: Customer) -> Optional[Ticket]:
+    """The ticket, if it exists, is still open and belongs to this customer."""
+    if not ticket_id:
         return None
     try:
-        ticket = Ticket.get(customer.open_ticket_id, consistent_read=True)
+        ticket = Ticket.get(ticket_id, consistent_read=True)
     except Ticket.DoesNotExist:
         return None
+    if ticket.customer_id != customer.id:
+        log.warning("thread key points at another customer's ticket: not threaded", extra={"ticket": ticket_id})
+        return None
     return ticket if ticket.status in rules.OPEN_STATES else None
+
+
+def _thread_keys(msg: InboundMessage) -> list[str]:
+    """Ticket ids named by the message itself: replies to our messages, then a ref it quotes."""
+    found = []
+    for ref in msg.thread_refs[-REFERENCES_KEPT:][::-1]:
+        hit = next(iter(Message.by_provider_id.query(ref, limit=1)), None)
+        if hit is not None:
+            found.append(hit.ticket_id)
+    quoted = rules.find_ref(msg.subject) or (rules.find_ref(msg.text) if msg.channel == "email" else None)
+    if quoted:
+        found += [t.id for t in Ticket.by_ref.query(quoted, limit=1)]
+    return list(dict.fromkeys(found))
+
+
+def _find_ticket(msg: InboundMessage, customer: Customer) -> Optional[Ticket]:
+    for ticket_id in _thread_keys(msg) + [customer.open_ticket_id]:
+        ticket = _load_open(ticket_id, customer)
+        if ticket is not None:
+            return ticket
+    return None
 
 
 def _new_ticket(msg: InboundMessage, customer: Customer, now: datetime) -> Ticket:
@@ -65,52 +91,91 @@ def _new_ticket(msg: InboundMessage, customer: Customer, now: datetime) -> Ticke
                   inbound_count=0, recent_texts=[], history=[], jet={}, reply_to={})
 
 
-def _thread(item: InboundItem, msg: InboundMessage) -> str:
+def _reply_to(msg: InboundMessage, ticket: Ticket) -> dict:
+    """Where answers go: the customer's latest channel, with what its provider needs to thread."""
+    if msg.channel == "api":
+        return dict(ticket.reply_to) if ticket.reply_to else {"channel": "api", "provider": "api"}
+    # email answers from our support address (the customer may have written to an alias or Cc)
+    reply = {"channel": msg.channel, "provider": msg.provider, "address": msg.sender,
+             "from": "" if msg.channel == "email" else msg.recipient}
+    if msg.reply_via:
+        reply["via"] = msg.reply_via
+    if msg.channel == "email":
+        refs = list(msg.thread_refs) + [msg.provider_message_id]
+        reply.update(subject=msg.subject or ticket.subject or "", ref=ticket.ref,
+                     in_reply_to=msg.provider_message_id, references=refs[-REFERENCES_KEPT:])
+    return reply
+
+
+def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
+    if msg.channel in KEYWORD_CHANNELS and rules.keyword(msg.text):
+        return _keyword(item, msg, rules.keyword(msg.text))
     now = clock.now()
-    who = customers.resolve(_contacts(msg), msg.sender_name)
-    ticket = _open_ticket(who.customer)
+    who = customers.resolve(_contacts(msg), msg.sender_name,
+                            [contacts.Contact(k, v) for k, v in msg.unverified_contacts])
+    ticket = _find_ticket(msg, who.customer)
+    if msg.automated and ticket is None:
+        _commit(item, None, customers.Resolution(who.customer, False), [], outcome="automated: no ticket opened")
+        return None
     is_new_ticket = ticket is None
     if is_new_ticket:
         ticket = _new_ticket(msg, who.customer, now)
         who.customer.open_ticket_id = ticket.id
         who.changed = True
 
-    message = Message(ticket.id, item.message_id, direction="inbound", channel=msg.channel,
-                      text=msg.text, created_at=now, author="customer", delivery_status="delivered",
-                      provider_message_id=msg.provider_message_id,
-                      media=[m.__dict__ for m in msg.media] or None)
+    spoken = language.detect(msg.text)
+    if spoken and not who.customer.language:
+        who.customer.language, who.changed = spoken, True
+    ticket.language = ticket.language or spoken or who.customer.language
+    message = Message(ticket.id, item.message_id, direction="inbound", channel=msg.channel, text=msg.text,
+                      created_at=now, author="customer", delivery_status="delivered",
+                      provider_message_id=msg.provider_message_id, language=spoken,
+                      media=[m.__dict__ for m in msg.media] or None,
+                      attachments=[{k: v for k, v in a.__dict__.items() if k != "content"}
+                                   for a in msg.attachments] or None)
     ticket.inbound_count = int(ticket.inbound_count or 0) + 1
     ticket.channels_used = set(ticket.channels_used or ()) | {msg.channel}
     ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:1000]])[-RECENT_TEXTS:]
     ticket.updated_at = now
-    if msg.channel != "api":
-        ticket.reply_to = {"channel": msg.channel, "address": msg.sender, "from": msg.recipient}
-    elif not ticket.reply_to:
-        ticket.reply_to = {"channel": "api"}
+    ticket.reply_to = _reply_to(msg, ticket)
     result = scoring.rescore(ticket, who.customer, "new ticket" if is_new_ticket else "customer wrote again", now)
     if not ticket.first_response_at:
         ticket.sla_due_at = rules.sla_due(ticket.created_at, result.tier)
 
-    intents = [outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
-                                       {"message_id": message.id, "channel": msg.channel}),
-               outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied")]
     writes: list = [message]
-    if is_new_ticket and msg.channel in ACK_CHANNELS:
+    if not msg.automated:
+        writes += [outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
+                                           {"message_id": message.id, "channel": msg.channel}),
+                   outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied")]
+    if is_new_ticket and msg.channel in ACK_CHANNELS and not msg.automated:
         ack = Message(ticket.id, clock.new_id(), direction="outbound", channel=msg.channel,
                       text=f"Thanks, we have your message. Your reference is {ticket.ref}; "
                            "an agent will reply here.",
                       created_at=now, author="system", delivery_status="pending")
-        writes.append(ack)
-        intents.append(outbox.customer_message(ticket, ack))
+        writes += [ack, outbox.customer_message(ticket, ack)]
 
-    _commit(item, ticket, who, writes + intents)
+    _commit(item, ticket, who, writes)
     log.info("threaded", extra={"inbound": item.key, "ticket": ticket.id, "new_ticket": is_new_ticket,
-                                "score": result.score, "queue": ticket.queue})
+                                "score": result.score, "queue": ticket.queue, "language": ticket.language})
     return ticket.id
 
 
+def _keyword(item: InboundItem, msg: InboundMessage, word: str) -> None:
+    """STOP/START/HELP: record the consent, open no ticket (Twilio answers the keyword itself)."""
+    who, updates = customers.Resolution(Customer("-"), False), []
+    if word in ("opt_out", "opt_in"):
+        who = customers.resolve([contacts.Contact("phone", msg.sender)], msg.sender_name)
+        for identity in who.new_identities:
+            identity.opted_out = word == "opt_out"
+        if not who.new_identities:
+            updates.append((Identity(f"phone:{msg.sender}"), [Identity.opted_out.set(word == "opt_out")]))
+    _commit(item, None, who, [], outcome=f"keyword: {word}", updates=updates)
+    log.info("keyword", extra={"inbound": item.key, "keyword": word})
+    return None
+
+
 def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
-    """Journey, booking and feedback events update the customer and re-score their open tickets."""
+    """Journey, booking and feedback events update the customer and re-score their open ticket."""
     from channels.integration import customer_contacts
 
     who = customers.resolve(customer_contacts(event.customer), event.customer.get("name"))
@@ -125,7 +190,7 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
             {"stage": event.data["stage"], "rating": event.data["rating"], "at": event.occurred_at}])[-10:]
     who.customer.profile, who.customer.journey = profile, journey
     who.changed = True
-    ticket = _open_ticket(who.customer)
+    ticket = _load_open(who.customer.open_ticket_id, who.customer)
     if ticket is not None:
         ticket.updated_at = clock.now()
         scoring.rescore(ticket, who.customer, event.type)
@@ -133,17 +198,23 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
     return None
 
 
-def _commit(item: InboundItem, ticket: Optional[Ticket], who: customers.Resolution, others: list) -> None:
+def _commit(item: InboundItem, ticket: Optional[Ticket], who: customers.Resolution, others: list,
+            outcome: Optional[str] = None, updates: list = ()) -> None:
+    """One transaction: the inbound item leaves ``stored`` with everything it caused."""
     try:
         with transaction() as tx:
             done = [InboundItem.status.set("processed")]
             if ticket is not None:
                 done.append(InboundItem.ticket_id.set(ticket.id))
+            if outcome:
+                done.append(InboundItem.reason.set(outcome))
             tx.update(item, actions=done, condition=InboundItem.status == "stored")
+            for model, actions in updates:
+                tx.update(model, actions=actions, add_version_condition=False)
             if who.changed:
                 tx.save(who.customer, condition=Customer.id.does_not_exist() if who.is_new else None)
-            for identity in who.new_identities:
-                tx.save(identity, condition=type(identity).identity.does_not_exist())
+            for identity in who.new_identities:  # new, or taking over an unverified claim
+                tx.save(identity, condition=Identity.identity.does_not_exist() | (Identity.verified == False))  # noqa: E712
             if ticket is not None:
                 tx.save(ticket)
             for other in others:

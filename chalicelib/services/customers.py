@@ -18,11 +18,19 @@ class Resolution:
     changed: bool = False
 
 
-def resolve(contacts: Iterable[Contact], name: Optional[str] = None) -> Resolution:
-    """One BatchGet over every identity, one GetItem for the customer when known."""
-    wanted = list(dict.fromkeys(contacts))
-    found = {i.identity: i for i in Identity.batch_get([c.identity for c in wanted])}
-    known = next((found[c.identity] for c in wanted if c.identity in found), None)
+def resolve(contacts: Iterable[Contact], name: Optional[str] = None,
+            unverified: Iterable[Contact] = ()) -> Resolution:
+    """One BatchGet over every identity, one GetItem for the customer when known.
+
+    Unverified contacts (typed by the customer) are recorded when nobody holds them
+    yet, but never used to find a customer: no one joins another's tickets by claiming
+    an email address. A contact proven by its channel takes an unverified identity
+    over. Verified identities of two customers are never merged.
+    """
+    wanted, typed = list(dict.fromkeys(contacts)), [c for c in dict.fromkeys(unverified) if c not in contacts]
+    found = {i.identity: i for i in Identity.batch_get([c.identity for c in wanted + typed])}
+    proven = {k: i for k, i in found.items() if i.verified}
+    known = next((proven[c.identity] for c in wanted if c.identity in proven), None)
     if known is not None:
         customer = Customer.get(known.customer_id, consistent_read=True)
         is_new = False
@@ -32,8 +40,9 @@ def resolve(contacts: Iterable[Contact], name: Optional[str] = None) -> Resoluti
     before = (customer.name, set(customer.contacts or ()))
     customer.name = customer.name or name
     customer.contacts = set(customer.contacts or ()) | {c.identity for c in wanted}
-    missing = [c for c in wanted if c.identity not in found]
-    return Resolution(customer, is_new, [Identity(c.identity, customer_id=customer.id) for c in missing],
+    missing = [Identity(c.identity, customer_id=customer.id, verified=True) for c in wanted if c.identity not in proven]
+    missing += [Identity(c.identity, customer_id=customer.id, verified=False) for c in typed if c.identity not in found]
+    return Resolution(customer, is_new, missing,
                       changed=is_new or before != (customer.name, customer.contacts))
 
 

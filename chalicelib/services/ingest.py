@@ -1,6 +1,9 @@
 """Step one of the data path: a durable, idempotent write of what a provider delivered."""
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 import json
 from datetime import timedelta
 from typing import Mapping, Union
@@ -9,7 +12,9 @@ from pynamodb.exceptions import PutError
 
 from .. import clock
 from ..domain.inbound import InboundMessage, IntegrationEvent
+from ..settings import get_settings
 from ..storage.models import DeadLetter, InboundMessage as InboundItem
+from . import providers
 
 KEEP_INBOUND = timedelta(days=90)
 KEEP_REJECTED = timedelta(days=14)
@@ -21,8 +26,24 @@ def _conditional_failed(exc: PutError) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
+def _stash_attachments(message: InboundMessage) -> InboundMessage:
+    """Put attachment bytes in S3 under keys derived from the dedup key (a redelivery overwrites itself)."""
+    if not any(a.content is not None for a in message.attachments):
+        return message
+    folder = hashlib.sha256(message.dedup_key.encode()).hexdigest()[:32]
+    bucket, kept = get_settings().attachments_bucket, []
+    for i, attachment in enumerate(message.attachments):
+        key = f"attachments/{folder}/{i}/{attachment.name or 'file'}"
+        providers.s3().put_object(Bucket=bucket, Key=key, Body=attachment.content or b"",
+                                  ContentType=attachment.content_type or "application/octet-stream")
+        kept.append(dataclasses.replace(attachment, content=None, key=key))
+    return dataclasses.replace(message, attachments=tuple(kept))
+
+
 def store(message: Union[InboundMessage, IntegrationEvent]) -> bool:
     """Store once per dedup key; True if new, False if this delivery was already stored."""
+    if isinstance(message, InboundMessage):
+        message = _stash_attachments(message)
     received = clock.now()
     item = InboundItem(
         message.dedup_key,
@@ -42,28 +63,28 @@ def store(message: Union[InboundMessage, IntegrationEvent]) -> bool:
     return True
 
 
+def _letter(source: str, reason: str, payload: dict) -> str:
+    created = clock.now()
+    letter = DeadLetter(clock.new_id(), source=source, reason=reason[:500], created_at=created,
+                        day=created.date().isoformat(), payload=payload, expires_at=created + KEEP_REJECTED)
+    letter.save()
+    return letter.id
+
+
 def reject(source: str, reason: str, headers: Mapping[str, str], body: bytes,
            replayable: bool) -> str:
     """Keep a payload we refused, with why, so it can be inspected and (if authentic) replayed."""
-    created = clock.now()
-    text = body[:MAX_KEPT_BODY].decode("utf-8", errors="replace")
     kept_headers = {k: v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
-    letter = DeadLetter(
-        clock.new_id(), source=source, reason=reason[:500], created_at=created,
-        payload={"headers": kept_headers, "body": text, "truncated": len(body) > MAX_KEPT_BODY,
-                 "replayable": replayable},
-        expires_at=created + KEEP_REJECTED,
-    )
-    letter.save()
-    return letter.id
+    kept = body[:MAX_KEPT_BODY]
+    try:
+        content = {"body": kept.decode("utf-8")}
+    except UnicodeDecodeError:  # 8-bit mail: keep the exact bytes for replay
+        content = {"body_base64": base64.b64encode(kept).decode()}
+    return _letter(source, reason, {"headers": kept_headers, **content,
+                                    "truncated": len(body) > MAX_KEPT_BODY,
+                                    "replayable": replayable and len(body) <= MAX_KEPT_BODY})
 
 
 def dead_letter(source: str, reason: str, record: dict) -> str:
     """Keep an async record whose handler gave up, for replay."""
-    created = clock.now()
-    letter = DeadLetter(clock.new_id(), source=source, reason=reason[:500], created_at=created,
-                        payload={"record": json.loads(json.dumps(record, default=str)),
-                                 "replayable": True},
-                        expires_at=created + KEEP_REJECTED)
-    letter.save()
-    return letter.id
+    return _letter(source, reason, {"record": json.loads(json.dumps(record, default=str)), "replayable": True})

@@ -1,25 +1,74 @@
-"""A webhook, from raw bytes to a stored message: verify, normalize, store; keep what we refuse."""
+"""A webhook, from raw bytes to stored messages: verify, normalize, store; keep what we refuse.
+
+Every source registers how to re-read its raw payload, so a refused-but-authentic
+payload can be replayed after a fix (see services/replay.py).
+"""
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import Any, Callable
 
-from channels.base import RawRequest
+from channels.base import RawRequest, StatusUpdate
 
 from ..errors import ApiError, Unauthorized
-from . import ingest
+from ..settings import get_settings
+from . import deliveries, ingest
+
+log = logging.getLogger(__name__)
 
 
-def receive(source: str, request: RawRequest, verify: Callable[[RawRequest], Any],
-            normalize: Callable[[Any], Any]) -> bool:
-    """True if newly stored, False for a redelivery. Refusals are kept, then re-raised."""
+@dataclass(frozen=True)
+class Source:
+    name: str                                  # e.g. "twilio/sms", also the dead-letter source
+    verify: Callable[[RawRequest], Any]        # raises Unauthorized; returns the payload
+    parse: Callable[[RawRequest], Any]         # the payload without verification (monitor-only, replay)
+    normalize: Callable[[Any], list]           # payload → InboundMessage | IntegrationEvent | StatusUpdate
+    channel: str = ""                          # the name JETDESK_MONITOR_ONLY uses
+
+
+SOURCES: dict[str, Source] = {}
+
+
+def register(source: Source) -> Source:
+    SOURCES[source.name] = source
+    return source
+
+
+@dataclass
+class Receipt:
+    stored: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+
+
+def receive(source: Source, request: RawRequest) -> Receipt:
+    """Refusals are kept in the dead-letter store with the reason, then re-raised as 4xx."""
     try:
-        verified = verify(request)
+        payload = source.verify(request)
     except Unauthorized as exc:
-        ingest.reject(source, exc.message, request.headers, request.body, replayable=False)
-        raise
+        if source.channel not in get_settings().monitor_only:
+            ingest.reject(source.name, exc.message, request.headers, request.body, replayable=False)
+            raise
+        log.warning("verification failed, accepted in monitor-only mode",
+                    extra={"source": source.name, "reason": exc.message})
+        payload = source.parse(request)
     try:
-        message = normalize(verified)
+        items = source.normalize(payload)
     except ApiError as exc:
-        ingest.reject(source, exc.message, request.headers, request.body, replayable=True)
+        ingest.reject(source.name, exc.message, request.headers, request.body, replayable=True)
         raise
-    return ingest.store(message)
+    return store_all(items)
+
+
+def store_all(items: list) -> Receipt:
+    receipt = Receipt()
+    for item in items:
+        if isinstance(item, StatusUpdate):
+            deliveries.apply(item)
+            receipt.statuses += 1
+        elif ingest.store(item):
+            receipt.stored += 1
+        else:
+            receipt.duplicates += 1
+    return receipt

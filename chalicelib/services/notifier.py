@@ -12,14 +12,14 @@ import logging
 
 import requests
 from pynamodb.exceptions import UpdateError
-from twilio.base.exceptions import TwilioException, TwilioRestException
 
 import channels
+from channels.base import ProviderRefused, ProviderUnavailable
 
 from .. import clock
 from ..auth.signatures import standard_webhook_headers
 from ..settings import get_settings
-from ..storage.models import Message, Outbox
+from ..storage.models import Identity, Message, Outbox
 from . import ingest, providers
 
 log = logging.getLogger(__name__)
@@ -88,24 +88,27 @@ def _fail(intent: Outbox, reason: str) -> None:
 
 def _send_to_customer(intent: Outbox) -> None:
     reply_to, text = intent.payload["reply_to"], intent.payload["text"]
-    channel = reply_to.get("channel")
-    if channel == "api":
+    if reply_to.get("channel") == "api":
         _post_webhook(intent.id, "ticket.reply", {"ticket_id": intent.ticket_id, "message_id": intent.message_id,
                                                   "text": text})
-        status, provider_id = "sent", None
-    else:
-        settings = get_settings()
-        try:
-            sent = channels.for_channel(channel).send(
-                providers.twilio(), reply_to, text, settings.public_base_url + "/channels/twilio/status")
-        except TwilioRestException as exc:
-            if exc.status == 429 or exc.status >= 500:
-                raise TransientFailure(f"twilio {exc.status}: {exc.msg}") from None
-            raise PermanentFailure(f"twilio {exc.status} (code {exc.code}): {exc.msg}") from None
-        except (TwilioException, requests.RequestException) as exc:
-            raise TransientFailure(f"twilio unreachable: {type(exc).__name__}") from None
-        status, provider_id = "queued", sent.provider_message_id
-    _record_handover(intent, status, provider_id)
+        _record_handover(intent, "sent", None)
+        return
+    if reply_to.get("channel") in ("sms", "whatsapp") and _opted_out(reply_to["address"]):
+        raise PermanentFailure("recipient opted out (STOP); not sent")
+    try:
+        sent = channels.for_reply(reply_to).send(providers.send_context(), reply_to, text)
+    except ProviderUnavailable as exc:
+        raise TransientFailure(str(exc)) from None
+    except ProviderRefused as exc:
+        raise PermanentFailure(str(exc)) from None
+    _record_handover(intent, sent.status, sent.provider_message_id or None)
+
+
+def _opted_out(phone: str) -> bool:
+    try:
+        return bool(Identity.get(f"phone:{phone}", consistent_read=True).opted_out)
+    except Identity.DoesNotExist:
+        return False
 
 
 def _record_handover(intent: Outbox, status: str, provider_id: str | None) -> None:

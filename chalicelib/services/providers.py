@@ -5,32 +5,28 @@ from functools import lru_cache
 
 import boto3
 import requests
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client as TwilioClient
 
 from ..settings import get_settings
 
 TWILIO_API = "https://api.twilio.com"
 
 
-class RedirectingTwilioHttpClient(TwilioHttpClient):
-    """The official client's transport, sending to a base URL of ours (the local sink)."""
-
-    def __init__(self, base_url: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.base_url = base_url
-
-    def request(self, method, url, *args, **kwargs):
-        if url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API):]
-        return super().request(method, url, *args, **kwargs)
-
-
 @lru_cache(maxsize=1)
-def twilio() -> TwilioClient:
+def twilio():
+    """The official Twilio client; imported on first send, as most invocations never send SMS."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client as TwilioClient
+
+    class RedirectingTwilioHttpClient(TwilioHttpClient):
+        """The official transport, sending to a base URL of ours (the local sink)."""
+
+        def request(self, method, url, *args, **kwargs):
+            if url.startswith(TWILIO_API):
+                url = s.twilio_api_base + url[len(TWILIO_API):]
+            return super().request(method, url, *args, **kwargs)
+
     s = get_settings()
-    http = RedirectingTwilioHttpClient(s.twilio_api_base, timeout=10) if s.twilio_api_base \
-        else TwilioHttpClient(timeout=10)
+    http = (RedirectingTwilioHttpClient if s.twilio_api_base else TwilioHttpClient)(timeout=10)
     return TwilioClient(s.twilio_account_sid, s.twilio_auth_token, http_client=http)
 
 
@@ -50,11 +46,28 @@ def sqs():
 
 
 @lru_cache(maxsize=1)
+def s3():
+    return _aws("s3")
+
+
+@lru_cache(maxsize=1)
+def ses():
+    s = get_settings()
+    return boto3.client("ses", region_name=s.region, endpoint_url=s.ses_endpoint_url or s.aws_endpoint_url)
+
+
+@lru_cache(maxsize=1)
 def http() -> requests.Session:
     return requests.Session()
 
 
+def send_context():
+    """What channel adapters may use to send."""
+    from channels.base import SendContext
+    return SendContext(settings=get_settings(), http=http(), twilio=twilio, ses=ses)
+
+
 def reset() -> None:
     """Forget cached clients (tests that swap settings)."""
-    for f in (twilio, sns, sqs, http):
+    for f in (twilio, sns, sqs, s3, ses, http):
         f.cache_clear()

@@ -69,6 +69,7 @@ class Identity(_Base):
     identity = UnicodeAttribute(hash_key=True)
     customer_id = UnicodeAttribute()
     verified = BooleanAttribute(default=False)
+    opted_out = BooleanAttribute(default=False)  # SMS STOP: never send to this number
 
 
 class QueueRankIndex(GlobalSecondaryIndex):
@@ -99,6 +100,15 @@ class CustomerTicketsIndex(GlobalSecondaryIndex):
 
     customer_id = UnicodeAttribute(hash_key=True)
     state_key = UnicodeAttribute(range_key=True)
+
+
+class TicketRefIndex(GlobalSecondaryIndex):
+    """A ticket by its short human reference (email subjects, phone calls)."""
+    class Meta:
+        index_name = "ref"
+        projection = KeysOnlyProjection()
+
+    ref = UnicodeAttribute(hash_key=True)
 
 
 class Ticket(_Base):
@@ -134,6 +144,16 @@ class Ticket(_Base):
     queue_rank = QueueRankIndex()
     queue_age = QueueAgeIndex()
     customer_tickets = CustomerTicketsIndex()
+    by_ref = TicketRefIndex()
+
+
+class ProviderMessageIndex(GlobalSecondaryIndex):
+    """A message by the provider's id for it: status callbacks and email In-Reply-To."""
+    class Meta:
+        index_name = "provider-message"
+        projection = KeysOnlyProjection()
+
+    provider_message_id = UnicodeAttribute(hash_key=True)
 
 
 class Message(_Base):
@@ -151,6 +171,10 @@ class Message(_Base):
     delivery_status = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    attachments = JSONAttribute(null=True)  # [{name, content_type, size, key}]
+
+    by_provider_id = ProviderMessageIndex()
 
 
 class Outbox(_Base):
@@ -189,6 +213,26 @@ class Queue(_Base):
     description = UnicodeAttribute(default="")
 
 
+class DeadLetterDayIndex(GlobalSecondaryIndex):
+    """Dead letters of one UTC day, newest first, for listing without a scan."""
+    class Meta:
+        index_name = "day"
+        projection = AllProjection()
+
+    day = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class RateCounter(_Base):
+    """Requests of one caller in one time window (public customer endpoints)."""
+    class Meta(_Base.Meta):
+        table_name = "rate-counters"
+
+    key = UnicodeAttribute(hash_key=True)   # "<scope>#<window start>"
+    count = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
 class DeadLetter(_Base):
     """A payload we could not take or finish, with the reason; replayable."""
     class Meta(_Base.Meta):
@@ -199,12 +243,15 @@ class DeadLetter(_Base):
     reason = UnicodeAttribute()
     payload = JSONAttribute()
     created_at = UTCDateTimeAttribute()
+    day = UnicodeAttribute()
     replayed_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
+    by_day = DeadLetterDayIndex()
+
 
 ALL_MODELS = (InboundMessage, Customer, Identity, Ticket, Message, Outbox,
-              Agent, Queue, DeadLetter)
+              Agent, Queue, DeadLetter, RateCounter)
 
 
 _shared: dict[str, Connection] = {}

@@ -37,6 +37,10 @@ def main() -> int:
     os.environ.update({
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
         "TWILIO_API_BASE": sink.url + "/twilio",
+        "META_API_BASE": sink.url + "/meta",
+        "X_API_BASE": sink.url + "/x",
+        "TELEGRAM_API_BASE": sink.url + "/telegram",
+        "SES_ENDPOINT_URL": sink.url + "/ses",
         "JETDESK_SINK_URL": sink.url,
         "JETDESK_INTEGRATION_WEBHOOK_URL": sink.url + "/webhooks/demo",
     })
@@ -55,7 +59,8 @@ def main() -> int:
     pump = (EventPump(settings.region, settings.aws_endpoint_url, ingest.dead_letter)
             .stream(settings.table_name("inbound"), application.handle_inbound)
             .stream(settings.table_name("outbox"), application.handle_outbox)
-            .queue(settings.notify_retry_queue, application.handle_notify_retry))
+            .queue(settings.notify_retry_queue, application.handle_notify_retry)
+            .queue(settings.inbound_mail_topic + "-local", application.handle_inbound_mail, sns=True))
     stop = threading.Event()
     pump_thread = threading.Thread(target=pump.run, args=(stop,), name="pump", daemon=True)
     pump_thread.start()

@@ -8,6 +8,7 @@ timeout and, past maxReceiveCount, SQS moves them to the dead-letter queue.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -36,7 +37,7 @@ class EventPump:
         self.streams_api = boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint_url)
         self.sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
         self.streams: list[_Stream] = []
-        self.queues: list[tuple[str, str, Handler]] = []
+        self.queues: list[tuple[str, str, Handler, bool]] = []
         self.on_give_up = on_give_up
         self.delivered = 0
 
@@ -44,10 +45,12 @@ class EventPump:
         self.streams.append(_Stream(table, handler))
         return self
 
-    def queue(self, name: str, handler: Handler) -> "EventPump":
+    def queue(self, name: str, handler: Handler, sns: bool = False) -> "EventPump":
+        """SQS records to ``handler``; with ``sns``, the queue is subscribed to a topic and each
+        message is handed over as the SNS event Lambda would get from that topic."""
         url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.queues.append((url, arn, handler))
+        self.queues.append((url, arn, handler, sns))
         return self
 
     # -- one pass ------------------------------------------------------------
@@ -129,14 +132,15 @@ class EventPump:
 
     # -- SQS -----------------------------------------------------------------
 
-    def _pump_queue(self, url: str, arn: str, handler: Handler) -> int:
+    def _pump_queue(self, url: str, arn: str, handler: Handler, sns: bool) -> int:
         messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                             AttributeNames=["All"]).get("Messages", [])
         for message in messages:
-            record = {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-                      "body": message["Body"], "attributes": message.get("Attributes", {}),
-                      "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
-                      "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": self.region}
+            record = self._sns_record(message) if sns else {
+                "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"], "attributes": message.get("Attributes", {}),
+                "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": self.region}
             try:
                 handler({"Records": [record]}, None)
             except Exception:  # noqa: BLE001 - SQS redelivers, then redrives to the DLQ
@@ -144,3 +148,11 @@ class EventPump:
                 continue
             self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
+
+    @staticmethod
+    def _sns_record(message: dict) -> dict:
+        envelope = json.loads(message["Body"])
+        return {"EventSource": "aws:sns", "EventVersion": "1.0",
+                "EventSubscriptionArn": envelope["TopicArn"] + ":local",
+                "Sns": {k: envelope.get(k) for k in ("Type", "MessageId", "TopicArn", "Subject", "Message",
+                                                     "Timestamp")} | {"MessageAttributes": {}}}

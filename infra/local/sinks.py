@@ -1,4 +1,4 @@
-"""Local stand-ins for Twilio, SES and integrators' webhook endpoints.
+"""Local stand-ins for Twilio, SES, Meta, X, Telegram and integrators' webhook endpoints.
 
 They record exactly what would have left the building and answer like the real
 services do, so the official clients run unchanged. ``GET /sent`` lists the
@@ -7,7 +7,9 @@ records newest first; ``POST /faults`` makes the next N calls of a provider fail
 """
 from __future__ import annotations
 
+import base64
 import json
+import re
 import secrets
 import threading
 from datetime import datetime, timezone
@@ -15,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 TWILIO_API = "https://api.twilio.com"
+REAL_BASES = {"meta": "https://graph.facebook.com/v21.0", "x": "https://api.x.com",
+              "telegram": "https://api.telegram.org", "ses": "https://email.us-east-1.amazonaws.com"}
 
 
 class Sinks(ThreadingHTTPServer):
@@ -81,7 +85,27 @@ class _Handler(BaseHTTPRequestHandler):
             return self._twilio(body)
         if self.path.startswith("/webhooks/"):
             return self._webhook(body)
+        provider = self.path.split("/")[1]
+        if provider in _ANSWERS:
+            return self._json_api(provider, body)
         self._answer(404, b'{"error": "unknown sink path"}')
+
+    def _json_api(self, provider: str, body: bytes) -> None:
+        fault = self.server.next_fault(provider)
+        if fault:
+            return self._answer(fault, json.dumps({"error": {"message": "sink fault", "code": 2}}).encode())
+        path = self.path[len(provider) + 1:]
+        if provider == "telegram":  # the bot token is part of the path: never keep it
+            path = re.sub(r"^/bot[^/]+", "/bot<token>", path)
+        if provider == "ses":
+            request, status, answer, content_type = _ses(body)
+        else:
+            request = json.loads(body or b"null")
+            status, answer, content_type = 200, _ANSWERS[provider](path, request), "application/json"
+        self.server.record({"provider": provider, "method": "POST", "url": REAL_BASES[provider] + path,
+                            "body": request, "answer": answer})
+        self._answer(status, answer.encode() if isinstance(answer, str) else json.dumps(answer).encode(),
+                     content_type)
 
     def _twilio(self, body: bytes) -> None:
         url = TWILIO_API + self.path[len("/twilio"):]
@@ -104,6 +128,36 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.record({"provider": "webhook", "method": "POST", "url": self.server.url + self.path,
                             "headers": headers, "body": json.loads(body or b"null")})
         self._answer(204)
+
+
+def _meta(path: str, request: dict) -> dict:
+    if path == "/me/messages":
+        return {"recipient_id": request["recipient"]["id"], "message_id": "m_" + secrets.token_hex(12)}
+    return {"messaging_product": "whatsapp", "contacts": [{"input": request.get("to"), "wa_id": request.get("to")}],
+            "messages": [{"id": "wamid." + secrets.token_hex(16)}]}
+
+
+def _x(path: str, request: dict) -> dict:
+    return {"data": {"dm_conversation_id": "1-" + path.split("/")[4], "dm_event_id": str(secrets.randbits(60))}}
+
+
+def _telegram(path: str, request: dict) -> dict:
+    return {"ok": True, "result": {"message_id": secrets.randbelow(10**6), "chat": {"id": request.get("chat_id")},
+                                   "text": request.get("text")}}
+
+
+_ANSWERS = {"meta": _meta, "x": _x, "telegram": _telegram, "ses": None}
+
+
+def _ses(body: bytes) -> tuple[dict, int, str, str]:
+    """SES's query API (SendRawEmail): record the decoded message, answer its XML."""
+    form = dict(parse_qsl(body.decode()))
+    raw = base64.b64decode(form.get("RawMessage.Data", "")).decode("utf-8", errors="replace")
+    message_id = "0100" + secrets.token_hex(16) + "-000000"
+    answer = ('<SendRawEmailResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><SendRawEmailResult>'
+              f"<MessageId>{message_id}</MessageId></SendRawEmailResult><ResponseMetadata><RequestId>"
+              f"{secrets.token_hex(8)}</RequestId></ResponseMetadata></SendRawEmailResponse>")
+    return {"Action": form.get("Action"), "raw": raw, "message_id": message_id}, 200, answer, "text/xml"
 
 
 def start(address=("127.0.0.1", 0)) -> Sinks:

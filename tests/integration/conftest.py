@@ -12,6 +12,10 @@ def sink():
     from infra.local import sinks
     server = sinks.start()
     os.environ["TWILIO_API_BASE"] = server.url + "/twilio"
+    os.environ["META_API_BASE"] = server.url + "/meta"
+    os.environ["X_API_BASE"] = server.url + "/x"
+    os.environ["TELEGRAM_API_BASE"] = server.url + "/telegram"
+    os.environ["SES_ENDPOINT_URL"] = server.url + "/ses"
     os.environ["JETDESK_SINK_URL"] = server.url
     os.environ["JETDESK_INTEGRATION_WEBHOOK_URL"] = server.url + "/webhooks/demo"
     os.environ["JETDESK_AGENT_ALERT_TOPIC_ARN"] = "arn:aws:sns:us-east-1:123456789012:jetdesk-test-agent-alerts"
@@ -37,7 +41,8 @@ def stack(sink):
         pump = (EventPump(settings.region, None, ingest.dead_letter)
                 .stream(settings.table_name("inbound"), app.handle_inbound)
                 .stream(settings.table_name("outbox"), app.handle_outbox)
-                .queue(settings.notify_retry_queue, app.handle_notify_retry))
+                .queue(settings.notify_retry_queue, app.handle_notify_retry)
+                .queue(settings.inbound_mail_topic + "-local", app.handle_inbound_mail, sns=True))
         sink.records.clear()
         yield Stack(app, pump, sink, settings)
 

@@ -124,7 +124,9 @@ def test_a_reply_takes_the_ticket_and_reaches_the_customer_through_twilio(stack,
     reply = view["messages"][-1]
     assert (reply["direction"], reply["delivery_status"], reply["author"]) == ("outbound", "queued", "bob")
     sent = stack.sent("twilio")[-1]
-    assert sent["body"] == {"To": "+14155550009", "From": "+14155559999", "Body": "Found it, delivering tonight.",
+    # the inbound came through a Messaging Service number pool: the answer goes back through it
+    assert sent["body"] == {"To": "+14155550009", "MessagingServiceSid": "MG0123456789abcdef0123456789abcdef",
+                            "Body": "Found it, delivering tonight.",
                             "StatusCallback": stack.settings.public_base_url + "/channels/twilio/status"}
     assert reply["provider_message_id"] == sent["sid"]
 

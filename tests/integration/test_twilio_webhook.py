@@ -60,3 +60,55 @@ def test_an_oversized_body_gets_413(stack, http):
     response = http.post(PATH, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=body)
     assert response.status_code == 413
     assert Ticket.count() == 0
+
+
+def status_callback(stack, http, sid: str, status: str, **extra):
+    params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": stack.settings.twilio_account_sid,
+              "ApiVersion": "2010-04-01", **extra}
+    body, headers = twilio_signed(stack.settings, "/channels/twilio/status", params)
+    return http.post("/channels/twilio/status", headers=headers, body=body)
+
+
+def acknowledgement(ticket_id):
+    return next(m for m in Message.query(ticket_id) if m.author == "system")
+
+
+def test_status_callbacks_move_delivery_status_forward_never_back(stack, http):
+    sms(stack, http, "SM" + "3" * 32, "Where is my bag?")
+    stack.pump.drain()
+    ack = acknowledgement(InboundMessage.get("sms#SM" + "3" * 32).ticket_id)
+    for status in ("sent", "delivered", "sent"):
+        assert status_callback(stack, http, ack.provider_message_id, status).status_code == 204
+    assert Message.get(ack.ticket_id, ack.id).delivery_status == "delivered"
+
+
+def test_an_undelivered_callback_fails_the_message_with_the_error_code(stack, http):
+    sms(stack, http, "SM" + "4" * 32, "Where is my bag?")
+    stack.pump.drain()
+    ack = acknowledgement(InboundMessage.get("sms#SM" + "4" * 32).ticket_id)
+    status_callback(stack, http, ack.provider_message_id, "undelivered", ErrorCode="30003")
+    stored = Message.get(ack.ticket_id, ack.id)
+    assert (stored.delivery_status, stored.failure_reason) == ("failed", "twilio error 30003")
+
+
+def test_stop_opts_the_number_out_and_nothing_is_sent_to_it_until_start(stack, http):
+    from chalicelib.storage.models import Identity
+    sms(stack, http, "SM" + "5" * 32, "Where is my bag?")
+    stack.pump.drain()
+    ticket_id = InboundMessage.get("sms#SM" + "5" * 32).ticket_id
+    sms(stack, http, "SM" + "6" * 32, "STOP")
+    stack.pump.drain()
+    assert Identity.get("phone:+14155550123").opted_out is True
+    assert InboundMessage.get("sms#SM" + "6" * 32).reason == "keyword: opt_out"
+    from .conftest import bearer
+    headers = {**bearer(stack.settings, "bob"), "Content-Type": "application/json"}
+    http.post(f"/tickets/{ticket_id}/replies", headers=headers, body='{"text": "Found your bag."}')
+    before = len(stack.sent("twilio"))
+    stack.pump.drain()
+    assert len(stack.sent("twilio")) == before
+    refused = [m for m in Message.query(ticket_id) if m.text == "Found your bag."][0]
+    assert refused.delivery_status == "failed" and "opted out" in refused.failure_reason
+    sms(stack, http, "SM" + "7" * 32, "start")
+    stack.pump.drain()
+    assert Identity.get("phone:+14155550123").opted_out is False
+    assert Ticket.get(ticket_id).inbound_count == 1

@@ -38,18 +38,18 @@ def test_a_missing_signature_is_refused(settings):
 
 
 def test_an_sms_normalises_to_the_inbound_shape():
-    msg = twilio_sms.normalize(event("twilio/sms_inbound.json"))
+    [msg] = twilio_sms.normalize(event("twilio/sms_inbound.json"))
     assert (msg.channel, msg.sender, msg.recipient) == ("sms", "+14155550123", "+14155559999")
     assert msg.dedup_key == "sms#SM9b1a3e4f5c6d7e8f9a0b1c2d3e4f5a6b"
 
 
 def test_mms_media_are_recorded():
-    msg = twilio_sms.normalize(event("twilio/mms_inbound.json"))
+    [msg] = twilio_sms.normalize(event("twilio/mms_inbound.json"))
     assert [m.content_type for m in msg.media] == ["image/jpeg", "image/png"]
 
 
 def test_whatsapp_via_twilio_keeps_its_channel_and_profile_name():
-    msg = twilio_sms.normalize(event("twilio/whatsapp_inbound.json"))
+    [msg] = twilio_sms.normalize(event("twilio/whatsapp_inbound.json"))
     assert (msg.channel, msg.sender, msg.sender_name) == ("whatsapp", "+33612345678", "Amélie")
     assert msg.recipient == "+14155238886"
 

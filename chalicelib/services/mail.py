@@ -1,0 +1,34 @@
+"""Inbound mail from SES receipt rules: the SNS action carries the message, the S3 action points at it."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import channels
+
+from ..errors import ApiError
+from ..settings import get_settings
+from . import ingest, intake, providers
+
+log = logging.getLogger(__name__)
+SOURCE = "email/ses"
+
+
+def receive_ses(notification: dict[str, Any]) -> intake.Receipt:
+    """Store the mail of one SES notification; unparseable mail is dead-lettered, not retried."""
+    email = channels.for_provider("email")
+    raw = email.from_ses_notification(notification)
+    if raw is None:
+        bucket, key = email.s3_location(notification)
+        raw = providers.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+    try:
+        return intake.store_all(email.normalize(raw))
+    except ApiError as exc:
+        ingest.reject(SOURCE, exc.message, {"x-ses-message-id": str(notification.get("mail", {}).get("messageId"))},
+                      raw, replayable=True)
+        log.warning("inbound mail refused", extra={"reason": exc.message})
+        return intake.Receipt()
+
+
+def topic() -> str:
+    return get_settings().inbound_mail_topic

@@ -1,0 +1,61 @@
+"""Dead letters: list what we kept, and replay what can be (authentic webhooks, async records)."""
+from __future__ import annotations
+
+import base64
+from typing import Any, Optional
+
+from channels.base import RawRequest
+
+from .. import clock
+from ..errors import Conflict, NotFound
+from ..storage.models import DeadLetter, InboundMessage, Outbox
+from . import conversations, intake, notifier, presenters
+
+
+def listing(day: Optional[str], cursor: Optional[str]) -> dict[str, Any]:
+    day = day or clock.now().date().isoformat()
+    result = DeadLetter.by_day.query(day, scan_index_forward=False, limit=50,
+                                     last_evaluated_key=presenters.decode_cursor(cursor))
+    items = [{"id": d.id, "source": d.source, "reason": d.reason, "created_at": clock.iso(d.created_at),
+              "replayable": bool(d.payload.get("replayable")), "replayed_at": clock.iso(d.replayed_at)}
+             for d in result]
+    return presenters.page(items, result.last_evaluated_key)
+
+
+def replay(letter_id: str) -> dict[str, Any]:
+    try:
+        letter = DeadLetter.get(letter_id, consistent_read=True)
+    except DeadLetter.DoesNotExist:
+        raise NotFound(f"no dead letter {letter_id}") from None
+    if not letter.payload.get("replayable"):
+        raise Conflict("this payload failed verification; it is kept for inspection only")
+    if letter.replayed_at:
+        raise Conflict(f"already replayed at {clock.iso(letter.replayed_at)}")
+    outcome = _replay_record(letter) if "record" in letter.payload else _replay_webhook(letter)
+    letter.update(actions=[DeadLetter.replayed_at.set(clock.now())])
+    return {"id": letter.id, "source": letter.source, **outcome}
+
+
+def _replay_webhook(letter: DeadLetter) -> dict[str, Any]:
+    source = intake.SOURCES[letter.source]
+    payload = letter.payload
+    body = base64.b64decode(payload["body_base64"]) if "body_base64" in payload else payload["body"].encode()
+    receipt = intake.store_all(source.normalize(source.parse(RawRequest("POST", "", payload["headers"], body))))
+    return {"stored": receipt.stored, "duplicates": receipt.duplicates, "statuses": receipt.statuses}
+
+
+def _replay_record(letter: DeadLetter) -> dict[str, Any]:
+    record = letter.payload["record"]
+    if "outbox_id" in record:
+        Outbox(record["outbox_id"]).update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0)],
+                                            condition=Outbox.id.exists())
+        notifier.redeliver(record["outbox_id"])
+        return {"redelivered": record["outbox_id"]}
+    image = record.get("dynamodb", {}).get("NewImage", {})
+    if letter.source.endswith(InboundMessage.Meta.table_name):
+        item = InboundMessage.get(InboundMessage.from_raw_data(image).key, consistent_read=True)
+        return {"ticket_id": conversations.process(item)}
+    if letter.source.endswith(Outbox.Meta.table_name):
+        notifier.redeliver(Outbox.from_raw_data(image).id)
+        return {"redelivered": Outbox.from_raw_data(image).id}
+    raise Conflict(f"no replay for source {letter.source}")

@@ -1,0 +1,49 @@
+"""Every inbound source: how its payload is verified, re-read and normalized.
+
+Adapters are looked up by provider on first use, so a Lambda handling SMS never
+imports the email parser.
+"""
+from __future__ import annotations
+
+import json
+
+import channels
+from channels import twilio_sms
+
+from . import validation
+from .errors import Unprocessable
+from .services.intake import Source, register
+from .settings import get_settings
+
+
+def _json(request) -> dict:
+    try:
+        return json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unprocessable(f"body is not valid JSON: {exc}") from None
+
+
+def _adapter_source(name: str, provider: str, channel: str, parse) -> Source:
+    return register(Source(
+        name, channel=channel, parse=parse,
+        verify=lambda r: channels.for_provider(provider).verify(r, get_settings()),
+        normalize=lambda payload: channels.for_provider(provider).normalize(payload)))
+
+
+TWILIO_SMS = register(Source(
+    "twilio/sms", channel="sms", parse=lambda r: twilio_sms.parse_form(r.body),
+    verify=lambda r: twilio_sms.verify(r, get_settings()), normalize=twilio_sms.normalize))
+TWILIO_STATUS = register(Source(
+    "twilio/status", channel="sms", parse=lambda r: twilio_sms.parse_form(r.body),
+    verify=lambda r: twilio_sms.verify(r, get_settings()), normalize=twilio_sms.status_updates))
+EMAIL = _adapter_source("email/inbound", "email", "email", parse=lambda r: r.body)
+META = _adapter_source("meta", "meta", "meta", parse=_json)
+X = _adapter_source("x", "x", "x", parse=_json)
+TELEGRAM = _adapter_source("telegram", "telegram", "telegram", parse=_json)
+EMAIL_SES = register(Source(
+    "email/ses", channel="email", parse=lambda r: r.body, verify=lambda r: r.body,  # SNS → Lambda: IAM
+    normalize=lambda raw: channels.for_provider("email").normalize(raw)))
+INTEGRATIONS = register(Source(
+    "integrations/events", channel="api", parse=lambda r: r.body,
+    verify=lambda r: channels.for_provider("api").verify(r, get_settings()) or r.body,
+    normalize=lambda body: channels.for_provider("api").normalize(validation.validated("integration_event", body))))

@@ -1,0 +1,312 @@
+"""Email: raw RFC 822 messages in (mail relay or SES receipt), replies out through SES."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import formatdate, getaddresses, make_msgid, parseaddr
+from html.parser import HTMLParser
+from typing import Any, Iterator, Optional
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from email_validator import EmailNotValidError, validate_email
+from mailparser_reply import EmailMessage as ReplyText
+
+from chalicelib.auth.signatures import verify_jetdesk_signature
+from chalicelib.domain import tickets
+from chalicelib.domain.inbound import Attachment, InboundMessage
+from chalicelib.errors import Unprocessable
+
+from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent
+
+CONTENT_TYPE = "message/rfc822"
+SIGNATURE_HEADER = "X-JetDesk-Signature"
+SYNTHETIC_ID = "sha256:"
+REPLY_LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pl", "sv", "da", "cs")
+BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
+AUTOMATED_HEADERS = ("X-Autoreply", "X-Autorespond", "List-Unsubscribe", "List-Id")
+ROBOT_SENDERS = {"mailer-daemon", "postmaster", "no-reply", "noreply", "no_reply", "donotreply", "do-not-reply"}
+MSG_ID = re.compile(r"<([^<>\s]+)>")
+REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv)\s*:\s*)+", re.IGNORECASE)
+SES_THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException"}
+SIGN_OFF_MAX = 40   # characters on the first line of a real sign-off ("Best regards,", "-- ")
+
+
+# --- inbound -----------------------------------------------------------------
+
+def verify(request: RawRequest, settings) -> bytes:
+    """The relay signs the raw message with X-JetDesk-Signature; the raw bytes are the payload."""
+    verify_jetdesk_signature(settings.jetdesk_signing_secret, request.header(SIGNATURE_HEADER),
+                             request.body, settings.signature_tolerance_seconds)
+    return request.body
+
+
+def normalize(raw: bytes) -> list[InboundMessage]:
+    msg = _parse(raw)
+    sender, sender_name = _sender(msg)
+    subject = str(msg.get("Subject") or "").strip() or None
+    return [InboundMessage(
+        channel="email", provider="email", provider_message_id=_message_id(msg, raw),
+        sender_kind="email", sender=sender, sender_name=sender_name, recipient=_recipient(msg),
+        subject=subject, text=new_text(_body_text(msg)), thread_refs=_thread_refs(msg),
+        attachments=tuple(_attachment(p) for p in _file_parts(msg)),
+        automated=is_automated(msg, sender),
+    )]
+
+
+def ticket_ref(subject: Optional[str]) -> Optional[str]:
+    """A JetDesk ref like JD-7K3QX9AB in a subject, upper-cased (one rule, kept in the domain)."""
+    return tickets.find_ref(subject)
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    if not raw or not raw.strip():
+        raise Unprocessable("the email is empty")
+    return BytesParser(policy=policy.default).parsebytes(raw)
+
+
+def _sender(msg: EmailMessage) -> tuple[str, Optional[str]]:
+    try:
+        addresses = getattr(msg["From"], "addresses", ())
+    except (IndexError, TypeError, ValueError):     # headers the parser cannot make sense of
+        addresses = ()
+    if not addresses or not addresses[0].addr_spec:
+        raise Unprocessable("the email has no From address")
+    raw_address = addresses[0].addr_spec
+    try:
+        address = validate_email(raw_address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise Unprocessable(f"From {raw_address!r} is not a valid email address: {exc}") from None
+    return address.lower(), addresses[0].display_name or None
+
+
+def _recipient(msg: EmailMessage) -> str:
+    for name in ("To", "Delivered-To"):
+        found = [a for _, a in getaddresses([str(v) for v in msg.get_all(name, [])]) if "@" in a]
+        if found:
+            return found[0].lower()
+    return ""
+
+
+def _message_ids(value: Any) -> list[str]:
+    # Some clients drop the <>; old ones put a phrase in In-Reply-To ("Your message of …").
+    text = str(value or "")
+    return MSG_ID.findall(text) or [word for word in text.split() if "@" in word]
+
+
+def _message_id(msg: EmailMessage, raw: bytes) -> str:
+    """The Message-ID; without one, a digest of the bytes so a redelivery still deduplicates."""
+    ids = _message_ids(msg.get("Message-ID"))
+    return ids[0] if ids else SYNTHETIC_ID + hashlib.sha256(raw).hexdigest()
+
+
+def _thread_refs(msg: EmailMessage) -> tuple[str, ...]:
+    ids = _message_ids(msg.get("In-Reply-To")) + _message_ids(msg.get("References"))
+    return tuple(dict.fromkeys(ids))
+
+
+def is_automated(msg: EmailMessage, sender: str) -> bool:
+    """Auto-replies, bounces and bulk mail (RFC 3834, RFC 2369/2919, RFC 3464)."""
+    auto_submitted = str(msg.get("Auto-Submitted") or "").split(";")[0].strip().lower()
+    precedence = str(msg.get("Precedence") or "").strip().lower()
+    return bool(
+        auto_submitted and auto_submitted != "no"
+        or precedence in BULK_PRECEDENCE
+        or any(name in msg for name in AUTOMATED_HEADERS)
+        or sender.partition("@")[0] in ROBOT_SENDERS
+        or msg.get_content_type() == "multipart/report"
+    )
+
+
+# --- text --------------------------------------------------------------------
+
+def _body_text(msg: EmailMessage) -> str:
+    plain = msg.get_body(preferencelist=("plain",))
+    if plain is not None:
+        return _decoded(plain)
+    html = msg.get_body(preferencelist=("html",))
+    return html_to_text(_decoded(html)) if html is not None else ""
+
+
+def _decoded(part: EmailMessage) -> str:
+    try:
+        return part.get_content()
+    except LookupError:     # a charset Python does not know: keep what UTF-8 can read
+        return (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
+
+
+def new_text(text: str) -> str:
+    """What the customer wrote this time: quoted replies and signature removed."""
+    # keep_hyphen_lists: otherwise a "- my booking ref" list line is taken for a signature.
+    replies = ReplyText(text, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read().replies
+    fresh = _without_signature(replies[0]) if replies else ""
+    return fresh or text.strip()
+
+
+def _without_signature(reply) -> str:
+    # Sign-off patterns ("Thanks,", "regards,") also match a sentence such as
+    # "Thanks, but my bag is still in Paris…", and everything after would be cut:
+    # a real sign-off line is short, so a long one is kept with the text.
+    first_line = reply.signatures.split("\n", 1)[0]
+    return reply.body if len(first_line) <= SIGN_OFF_MAX else reply.full_body
+
+
+class _HTMLText(HTMLParser):
+    """HTML to plain text with the stdlib: html2text would do it too, but it is
+    GPL-3.0 and would ship inside the Lambda package; an agent needs the words
+    and the line breaks, not Markdown."""
+
+    BLOCKS = {"p", "div", "br", "li", "tr", "table", "ul", "ol", "blockquote", "hr", "pre",
+              "h1", "h2", "h3", "h4", "h5", "h6"}
+    HIDDEN = {"script", "style", "head", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in self.HIDDEN:
+            self.hidden += 1
+        elif tag in self.BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        self.handle_starttag(tag, attrs)    # <br/> is one line break, not two
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in self.BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.chunks.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    parser = _HTMLText()
+    parser.feed(html)
+    parser.close()
+    lines = (line.strip() for line in "".join(parser.chunks).split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# --- attachments -------------------------------------------------------------
+
+def _file_parts(part: EmailMessage) -> Iterator[EmailMessage]:
+    """Parts that are files; an attached email is one file, not opened further."""
+    if part.get_content_disposition() == "attachment" or (part.get_filename() and not part.is_multipart()):
+        yield part
+    else:
+        for child in part.iter_parts():
+            yield from _file_parts(child)
+
+
+def _attachment(part: EmailMessage) -> Attachment:
+    content = part.get_payload(decode=True)
+    if content is None:     # message/rfc822 holds a parsed message, not bytes
+        inner = part.get_payload()
+        content = bytes(inner[0]) if isinstance(inner, list) and inner else b""
+    return Attachment(name=part.get_filename() or "attachment", content_type=part.get_content_type(),
+                      size=len(content), content=content)
+
+
+# --- SES receipt notifications -----------------------------------------------
+
+def _receipt_action(message: Any) -> dict:
+    if not isinstance(message, dict) or message.get("notificationType") != "Received":
+        raise Unprocessable("not an SES receipt notification (notificationType Received)")
+    action = (message.get("receipt") or {}).get("action") or {}
+    if action.get("type") not in ("SNS", "S3"):
+        raise Unprocessable(f"SES receipt action {action.get('type')!r} carries no email")
+    return action
+
+
+def from_ses_notification(message: dict) -> Optional[bytes]:
+    """The raw email of an SNS-action notification; None for an S3 action (see s3_location)."""
+    action = _receipt_action(message)
+    if action["type"] == "S3":
+        return None
+    content = message.get("content")
+    if not isinstance(content, str):
+        raise Unprocessable("SES SNS-action notification without content")
+    if str(action.get("encoding", "")).upper() != "BASE64":
+        return content.encode("utf-8")
+    try:
+        return base64.b64decode("".join(content.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise Unprocessable("SES content is not valid base64") from None
+
+
+def s3_location(message: dict) -> tuple[str, str]:
+    """(bucket, key) of an S3-action email; objectKey already includes objectKeyPrefix."""
+    action = _receipt_action(message)
+    bucket, key = action.get("bucketName"), action.get("objectKey")
+    if action["type"] != "S3" or not bucket or not key:
+        raise Unprocessable("SES notification names no S3 bucketName and objectKey")
+    return bucket, key
+
+
+# --- outbound ----------------------------------------------------------------
+
+def reply_subject(subject: Optional[str], ref: Optional[str]) -> str:
+    """'Re: <subject> [JD-XXXXXXXX]': one Re:, the ref once."""
+    core = " ".join(REPLY_PREFIX.sub("", subject or "").split())
+    if ref and ref.upper() not in core.upper():
+        core = f"{core} [{ref}]".strip()
+    return f"Re: {core}".rstrip()
+
+
+def _thread_headers(mail: EmailMessage, in_reply_to: Optional[str], references: list[str]) -> None:
+    # Our own placeholder id (no Message-ID came in) is no msg-id to thread on.
+    ids = [i for i in [*references, in_reply_to] if i and not i.startswith(SYNTHETIC_ID)]
+    if in_reply_to and not in_reply_to.startswith(SYNTHETIC_ID):
+        mail["In-Reply-To"] = f"<{in_reply_to}>"
+    if ids:
+        mail["References"] = " ".join(f"<{i}>" for i in dict.fromkeys(ids))
+
+
+def build_reply(settings, reply_to: dict, text: str) -> EmailMessage:
+    sender = reply_to.get("from") or settings.support_email
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = reply_to["address"]
+    mail["Subject"] = reply_subject(reply_to.get("subject"), reply_to.get("ref"))
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    _thread_headers(mail, reply_to.get("in_reply_to"), list(reply_to.get("references") or []))
+    mail.set_content(text)
+    return mail
+
+
+def ses_message_id(ses_id: str, region: str) -> str:
+    """SES replaces our Message-ID with <id@email.amazonses.com> in us-east-1, <id@REGION.amazonses.com> elsewhere."""
+    domain = "email.amazonses.com" if region == "us-east-1" else f"{region}.amazonses.com"
+    return f"{ses_id}@{domain}"
+
+
+def send(ctx: SendContext, reply_to: dict, text: str) -> Sent:
+    data = build_reply(ctx.settings, reply_to, text).as_bytes()
+    try:
+        answer = ctx.ses().send_raw_email(RawMessage={"Data": data})
+    except ClientError as exc:
+        raise _failure(exc) from None
+    except (BotoConnectionError, HTTPClientError) as exc:
+        raise ProviderUnavailable(f"ses unreachable: {type(exc).__name__}") from None
+    return Sent(ses_message_id(answer["MessageId"], ctx.settings.region), "queued")
+
+
+def _failure(exc: ClientError) -> Exception:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    reason = f"ses {status} {error.get('Code', '?')}: {error.get('Message', '')}"[:500]
+    if error.get("Code") in SES_THROTTLING or status == 429 or status >= 500:
+        return ProviderUnavailable(reason)
+    return ProviderRefused(reason)

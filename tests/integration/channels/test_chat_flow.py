@@ -1,0 +1,73 @@
+"""Web chat: a session scoped to one conversation, messages in, agent replies polled out."""
+import json
+
+from chalicelib.storage.models import Identity, Ticket
+
+from .conftest import agent_replies
+
+
+def start(http, **body):
+    response = http.post("/channels/chat/sessions", headers={"Content-Type": "application/json"},
+                         body=json.dumps({"name": "Amélie", **body}))
+    assert response.status_code == 201
+    return response.json_body
+
+
+def say(http, session, text, client_id=None):
+    body = {"text": text, **({"client_id": client_id} if client_id else {})}
+    return http.post("/channels/chat/messages", body=json.dumps(body),
+                     headers={"Content-Type": "application/json", "Authorization": "Bearer " + session["token"]})
+
+
+def poll(http, session, after=None):
+    path = "/channels/chat/messages" + (f"?after={after}" if after else "")
+    return http.get(path, headers={"Authorization": "Bearer " + session["token"]}).json_body
+
+
+def test_a_chat_message_opens_a_ticket_and_the_agent_reply_is_polled(stack, http):
+    session = start(http, email="amelie@example.fr")
+    assert set(session) == {"token", "conversation_id", "expires_at"}
+    assert say(http, session, "Mon vol est annulé, que faire ?", client_id="c1").status_code == 202
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    assert ticket.channel == "chat" and ticket.language == "fr"
+    first = poll(http, session)
+    assert [m["direction"] for m in first["items"]] == ["inbound"]
+    agent_replies(stack, http, ticket.id, "Je vous rebooke tout de suite.")
+    later = poll(http, session, after=first["next"])
+    assert [(m["direction"], m["text"]) for m in later["items"]] == [("outbound", "Je vous rebooke tout de suite.")]
+
+
+def test_a_resent_client_id_is_one_message(stack, http):
+    session = start(http)
+    say(http, session, "hello there, my bag is lost", client_id="same")
+    assert say(http, session, "hello there, my bag is lost", client_id="same").json_body["duplicate"] is True
+    stack.pump.drain()
+    assert next(iter(Ticket.scan())).inbound_count == 1
+
+
+def test_a_session_sees_only_its_own_conversation(stack, http):
+    mine, theirs = start(http), start(http)
+    say(http, theirs, "private matter about my booking")
+    stack.pump.drain()
+    assert poll(http, mine)["items"] == []
+
+
+def test_a_typed_email_is_kept_unverified_and_never_joins_another_customers_tickets(stack, http):
+    from ..conftest import sms
+    sms(stack, http, "SM" + "5" * 32, "Where is my bag?")
+    stack.pump.drain()
+    Identity("email:victim@example.com", customer_id=next(iter(Ticket.scan())).customer_id, verified=True).save()
+    session = start(http, email="victim@example.com")
+    say(http, session, "Please send the bag to my new address")
+    stack.pump.drain()
+    assert Ticket.count() == 2
+    assert Identity.get("chat:" + session["conversation_id"]).customer_id != \
+        Identity.get("email:victim@example.com").customer_id
+
+
+def test_chat_without_a_session_is_401_and_a_flood_is_429(stack, http):
+    assert http.get("/channels/chat/messages").status_code == 401
+    session = start(http)
+    codes = [say(http, session, f"message {i}").status_code for i in range(25)]
+    assert codes.count(202) == 20 and codes[-1] == 429

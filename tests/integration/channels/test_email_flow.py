@@ -1,0 +1,125 @@
+"""Email: the signed relay route, SES through SNS (content or S3), threading and replies via SES."""
+import json
+import re
+
+import boto3
+
+from chalicelib.auth.signatures import jetdesk_signature
+from chalicelib.storage.models import InboundMessage, Message, Ticket
+from tests.conftest import event
+
+from .conftest import agent_replies
+
+RFC822 = "message/rfc822"
+
+
+def relay(stack, http, raw: bytes, signature: str | None = None):
+    headers = {"Content-Type": RFC822,
+               "X-JetDesk-Signature": signature or jetdesk_signature(stack.settings.jetdesk_signing_secret, raw)}
+    return http.post("/channels/email/inbound", headers=headers, body=raw)
+
+
+def mail(sender="olivia.brown@example.co.uk", subject="Refund request", msg_id="<a1@example.co.uk>",
+         body="My flight BA0304 was cancelled. Please refund me.", extra="") -> bytes:
+    return (f"From: Olivia Brown <{sender}>\r\nTo: support@jetdesk.local\r\nSubject: {subject}\r\n"
+            f"Message-ID: {msg_id}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+def test_a_relayed_mail_opens_a_ticket_with_its_attachment_in_s3(stack, http):
+    assert relay(stack, http, event("email/attachment_pdf.eml")).status_code == 202
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    [inbound] = [m for m in Message.query(ticket.id) if m.direction == "inbound"]
+    [pdf] = [a for a in inbound.attachments if a["content_type"] == "application/pdf"]
+    body = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=stack.settings.attachments_bucket, Key=pdf["key"])["Body"].read()
+    assert body.startswith(b"%PDF") and len(body) == pdf["size"]
+
+
+def test_the_acknowledgement_and_agent_reply_go_out_through_ses_threaded_on_the_customers_mail(stack, http):
+    relay(stack, http, mail())
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    [ack] = stack.sent("ses")
+    assert f"[{ticket.ref}]" in ack["body"]["raw"] and "In-Reply-To: <a1@example.co.uk>" in ack["body"]["raw"]
+    reply = agent_replies(stack, http, ticket.id, "Your refund is on its way.")
+    raw = stack.sent("ses")[-1]["body"]["raw"]
+    assert "To: olivia.brown@example.co.uk" in raw and "From: support@jetdesk.local" in raw
+    assert re.search(r"Subject: Re: Refund request \[JD-", raw)
+    assert reply.provider_message_id.endswith("@email.amazonses.com")
+
+
+def test_a_reply_to_our_mail_threads_by_in_reply_to(stack, http):
+    relay(stack, http, mail())
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    ours = agent_replies(stack, http, ticket.id, "Which booking?")
+    answer = mail(subject="Re: something else", msg_id="<a2@example.co.uk>", body="Booking X7K2QD.",
+                  extra=f"In-Reply-To: <{ours.provider_message_id}>\r\n")
+    relay(stack, http, answer)
+    stack.pump.drain()
+    assert Ticket.count() == 1 and Ticket.get(ticket.id).inbound_count == 2
+
+
+def test_a_stranger_quoting_someone_elses_ref_gets_a_ticket_of_their_own(stack, http):
+    relay(stack, http, mail())
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    relay(stack, http, mail(sender="mallory@example.net", subject=f"Re: [{ticket.ref}]", msg_id="<m1@example.net>",
+                            body="Please send me the refund instead."))
+    stack.pump.drain()
+    assert Ticket.count() == 2 and Ticket.get(ticket.id).inbound_count == 1
+
+
+def test_auto_replies_bounces_and_lists_never_open_tickets_nor_get_answers(stack, http):
+    for name in ("auto_reply.eml", "bounce.eml", "mailing_list.eml"):
+        assert relay(stack, http, event(f"email/{name}")).status_code == 202
+    stack.pump.drain()
+    assert Ticket.count() == 0 and stack.sent("ses") == []
+    assert {i.reason for i in InboundMessage.scan()} == {"automated: no ticket opened"}
+
+
+def test_ses_through_sns_with_the_content_inline(stack, http):
+    notification = event("email/ses_sns_base64.json")
+    boto3.client("sns", region_name="us-east-1").publish(
+        TopicArn=f"arn:aws:sns:us-east-1:123456789012:{stack.settings.inbound_mail_topic}",
+        Message=json.dumps(notification))
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    assert ticket.channel == "email" and ticket.language == "fr"
+
+
+def test_ses_through_the_s3_action_reads_the_stored_object(stack, http):
+    notification = event("email/ses_s3.json")
+    action = notification["receipt"]["action"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=action["bucketName"])
+    s3.put_object(Bucket=action["bucketName"], Key=action["objectKey"], Body=event("email/reply_en.eml"))
+    boto3.client("sns", region_name="us-east-1").publish(
+        TopicArn=f"arn:aws:sns:us-east-1:123456789012:{stack.settings.inbound_mail_topic}",
+        Message=json.dumps(notification))
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    [inbound] = [m for m in Message.query(ticket.id) if m.direction == "inbound"]
+    assert "gate B44" in inbound.text and "Example Corp" not in inbound.text  # signature stripped
+
+
+def test_a_bad_relay_signature_is_refused(stack, http):
+    assert relay(stack, http, mail(), signature="t=1,v1=00").status_code == 401
+    assert InboundMessage.count() == 0
+
+
+def test_ses_mail_that_cannot_be_parsed_is_dead_lettered_and_replayable(stack, http):
+    from .conftest import bearer
+    notification = event("email/ses_sns_utf8.json")
+    notification["content"] = event("email/invalid_from.eml").decode()
+    boto3.client("sns", region_name="us-east-1").publish(
+        TopicArn=f"arn:aws:sns:us-east-1:123456789012:{stack.settings.inbound_mail_topic}",
+        Message=json.dumps(notification))
+    stack.pump.drain()
+    listing = http.get("/admin/dead-letters", headers=bearer(stack.settings, "sam")).json_body
+    [letter] = listing["items"]
+    assert letter["source"] == "email/ses" and letter["replayable"]
+    assert http.get("/admin/dead-letters", headers=bearer(stack.settings, "bob")).status_code == 403
+    again = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
+    assert again.status_code == 422  # still unparseable: the fix has to come first

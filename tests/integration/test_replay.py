@@ -1,0 +1,35 @@
+"""Dead letters: an async record that kept failing is kept, listed and replayed to completion."""
+from chalicelib.services import conversations
+from chalicelib.storage.models import DeadLetter, InboundMessage, Ticket
+
+from .conftest import bearer, sms
+
+
+def test_a_record_whose_handler_kept_failing_is_dead_lettered_then_replayed_exactly_once(stack, http, monkeypatch):
+    real = conversations.process
+
+    def broken(item):
+        raise RuntimeError("threading is down")
+    monkeypatch.setattr(conversations, "process", broken)
+    sms(stack, http, "SM" + "1" * 32, "Where is my bag?")
+    stack.pump.drain()
+    assert InboundMessage.get("sms#SM" + "1" * 32).status == "stored" and Ticket.count() == 0
+    [letter] = http.get("/admin/dead-letters", headers=bearer(stack.settings, "sam")).json_body["items"]
+    assert letter["source"].startswith("stream:") and "threading is down" in letter["reason"]
+
+    monkeypatch.setattr(conversations, "process", real)
+    replayed = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.status_code == 200 and replayed.json_body["ticket_id"]
+    assert Ticket.count() == 1 and DeadLetter.get(letter["id"]).replayed_at is not None
+    again = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
+    assert again.status_code == 409 and Ticket.count() == 1
+
+
+def test_a_forged_webhook_is_kept_but_never_replayed(stack, http):
+    response = http.post("/channels/twilio/sms", body="MessageSid=SMx&From=%2B14155550123",
+                         headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"})
+    assert response.status_code == 401
+    [letter] = http.get("/admin/dead-letters", headers=bearer(stack.settings, "sam")).json_body["items"]
+    assert not letter["replayable"]
+    assert http.post(f"/admin/dead-letters/{letter['id']}/replay",
+                     headers=bearer(stack.settings, "sam")).status_code == 409

@@ -1,0 +1,337 @@
+import hashlib
+import time
+from dataclasses import replace
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from channels import email
+from channels.base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext
+from chalicelib.auth.signatures import jetdesk_signature
+from chalicelib.errors import Unauthorized, Unprocessable
+from tests.conftest import event
+
+PATH = "/channels/email/inbound"
+SES_ID = "0100019580a1b2c3-d4e5f6a7-b8c9-4d0e-1f2a-3b4c5d6e7f80-000000"
+
+
+def signed(settings, body: bytes, at: int | None = None) -> RawRequest:
+    header = jetdesk_signature(settings.jetdesk_signing_secret, body, at if at is not None else int(time.time()))
+    return RawRequest("POST", PATH, {"Content-Type": email.CONTENT_TYPE, "X-JetDesk-Signature": header}, body)
+
+
+def one(name: str):
+    [msg] = email.normalize(event(f"email/{name}"))
+    return msg
+
+
+# --- verify ------------------------------------------------------------------
+
+def test_a_message_signed_by_the_relay_verifies_and_comes_back_as_raw_bytes(settings):
+    raw = event("email/reply_en.eml")
+    assert email.verify(signed(settings, raw), settings) == raw
+
+
+def test_a_tampered_message_is_refused(settings):
+    request = signed(settings, event("email/reply_en.eml"))
+    with pytest.raises(Unauthorized):
+        email.verify(replace(request, body=request.body.replace(b"Lisbon", b"Madrid")), settings)
+
+
+def test_a_stale_signature_is_refused(settings):
+    with pytest.raises(Unauthorized):
+        email.verify(signed(settings, event("email/reply_en.eml"), at=int(time.time()) - 301), settings)
+
+
+def test_a_message_without_signature_is_refused(settings):
+    with pytest.raises(Unauthorized):
+        email.verify(RawRequest("POST", PATH, {}, event("email/reply_en.eml")), settings)
+
+
+# --- normalize ---------------------------------------------------------------
+
+def test_an_english_reply_keeps_only_the_new_text():
+    msg = one("reply_en.eml")
+    assert msg.text == ("Hello,\n\nI am still stuck at gate B44 in Frankfurt. What I need:\n"
+                        "- a seat on the next flight to Lisbon\n- a hotel voucher if it only leaves tomorrow\n\nMaria")
+
+
+def test_an_english_reply_normalises_to_the_inbound_shape():
+    msg = one("reply_en.eml")
+    assert (msg.channel, msg.provider, msg.sender_kind) == ("email", "email", "email")
+    assert (msg.sender, msg.sender_name) == ("maria.lopez@example.com", "Maria Lopez")
+    assert msg.recipient == "support@jetdesk.example.com"
+    assert msg.dedup_key == "email#5f2c9e1a-7b3d-4c8e-9a0f-1d2e3f4a5b6c@example.com"
+    assert msg.subject == "Re: Missed connection in Frankfurt [JD-7K3QX9AB]"
+    assert not msg.automated and msg.attachments == ()
+
+
+def test_a_reply_names_the_messages_it_answers_without_angle_brackets():
+    assert one("reply_en.eml").thread_refs == (f"0100019555a1b2c3-1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b-000000"
+                                               "@email.amazonses.com",)
+
+
+def test_thread_refs_keep_in_reply_to_then_references_once_each():
+    raw = (b"From: a@example.com\nMessage-ID: <m3@example.com>\nIn-Reply-To: <m2@example.com>\n"
+           b"References: <m1@example.com>\n <m2@example.com>\n\nhi\n")
+    assert email.normalize(raw)[0].thread_refs == ("m2@example.com", "m1@example.com")
+
+
+def test_an_old_style_in_reply_to_phrase_is_no_thread_ref():
+    raw = b"From: a@example.com\nMessage-ID: <m3@example.com>\nIn-Reply-To: Your message of Mon, 3 Mar 2025\n\nhi\n"
+    assert email.normalize(raw)[0].thread_refs == ()
+
+
+def test_the_recipient_is_the_first_to_address_even_among_several():
+    raw = (b"From: a@example.com\nMessage-ID: <m@example.com>\n"
+           b"To: Friend <Friend@Example.com>, JetDesk <support@jetdesk.example.com>\n\nhi\n")
+    assert email.normalize(raw)[0].recipient == "friend@example.com"
+
+
+def test_without_to_the_recipient_is_the_delivered_to_address():
+    raw = b"From: a@example.com\nMessage-ID: <m@example.com>\nDelivered-To: Support@JetDesk.example.com\n\nhi\n"
+    assert email.normalize(raw)[0].recipient == "support@jetdesk.example.com"
+
+
+def test_a_french_reply_drops_the_quoted_message_and_the_sign_off():
+    msg = one("reply_fr.eml")
+    assert msg.text == ("Bonjour,\n\nMa valise n'est toujours pas arrivée et je repars demain matin.\n"
+                        "Pouvez-vous la faire livrer à l'hôtel ?")
+    assert (msg.sender_name, msg.subject) == ("Amélie Martin", "Re: Bagage perdu à Roissy")
+
+
+def test_an_html_only_message_becomes_plain_text_without_styles_or_scripts():
+    msg = one("html_only.eml")
+    assert msg.text == ("Hello,\n\nMy mother (booking QX7P2M) flies to Osaka tomorrow and needs a wheelchair "
+                        "& help at the connection.\nCan you confirm it is arranged?\n\nKenji")
+
+
+def test_a_gmail_html_quote_is_dropped_like_a_plain_one():
+    html = ('<div dir="ltr">Any news?<br></div><div class="gmail_quote"><div class="gmail_attr">'
+            'On Mon, 3 Mar 2025 at 09:12, JetDesk Support &lt;support@jetdesk.example.com&gt; wrote:<br></div>'
+            '<blockquote class="gmail_quote">Dear Maria,<br>we are on it.</blockquote></div>')
+    assert email.new_text(email.html_to_text(html)) == "Any news?"
+
+
+def test_a_sentence_starting_like_a_sign_off_is_not_cut_away():
+    text = "Hello,\nThanks, but my bag is still in Paris and I fly home tomorrow morning.\n\nBest regards,\nJo"
+    assert "my bag is still in Paris" in email.new_text(text)
+
+
+def test_a_message_that_is_all_quote_keeps_its_text():
+    assert email.new_text("> only what you wrote to me") == "> only what you wrote to me"
+
+
+def test_attachments_and_named_inline_images_come_with_their_bytes():
+    msg = one("attachment_pdf.eml")
+    files = {a.name: a for a in msg.attachments}
+    assert sorted(files) == ["boarding-pass BA0304.pdf", "screenshot.png"]
+    pdf = files["boarding-pass BA0304.pdf"]
+    assert (pdf.content_type, pdf.size) == ("application/pdf", len(pdf.content))
+    assert pdf.content.startswith(b"%PDF-1.4") and pdf.content.rstrip().endswith(b"%%EOF")
+    assert files["screenshot.png"].content.startswith(b"\x89PNG")
+    assert msg.text.startswith("Hi,\n\nMy flight BA0304 on 4 March was cancelled.")
+
+
+def test_an_attached_email_is_one_file():
+    raw = (b"From: a@example.com\nMessage-ID: <fwd@example.com>\nMIME-Version: 1.0\n"
+           b"Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nsee below\n"
+           b"--B\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"original.eml\"\n\n"
+           b"From: x@example.com\nSubject: original\n\nthe original\n--B--\n")
+    [attached] = email.normalize(raw)[0].attachments
+    assert (attached.name, attached.content_type) == ("original.eml", "message/rfc822")
+    assert b"the original" in attached.content
+
+
+def test_an_out_of_office_reply_is_automated():
+    assert one("auto_reply.eml").automated
+
+
+def test_a_bounce_is_automated_and_readable():
+    msg = one("bounce.eml")
+    assert msg.automated and msg.sender == "mailer-daemon@mx1.example.net"
+    assert "User unknown" in msg.text
+
+
+def test_mailing_list_mail_is_automated():
+    assert one("mailing_list.eml").automated
+
+
+@pytest.mark.parametrize("header", [
+    "Auto-Submitted: auto-generated", "Precedence: bulk", "Precedence: junk", "Precedence: auto_reply",
+    "X-Autoreply: yes", "X-Autorespond: vacation", "List-Unsubscribe: <mailto:leave@example.com>",
+])
+def test_auto_reply_and_bulk_headers_mark_a_message_automated(header):
+    raw = f"From: a@example.com\nMessage-ID: <x@example.com>\n{header}\n\nhi\n".encode()
+    assert email.normalize(raw)[0].automated
+
+
+@pytest.mark.parametrize("sender", ["no-reply@example.com", "NoReply@example.com", "postmaster@example.com"])
+def test_robot_senders_are_automated(sender):
+    raw = f"From: {sender}\nMessage-ID: <x@example.com>\n\nhi\n".encode()
+    assert email.normalize(raw)[0].automated
+
+
+def test_auto_submitted_no_is_a_person():
+    raw = b"From: a@example.com\nMessage-ID: <x@example.com>\nAuto-Submitted: no\n\nhi\n"
+    assert not email.normalize(raw)[0].automated
+
+
+def test_a_message_without_message_id_gets_a_stable_dedup_key():
+    raw = event("email/no_message_id.eml")
+    first, again = email.normalize(raw)[0], email.normalize(raw)[0]
+    assert first.provider_message_id == "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert first.dedup_key == again.dedup_key
+
+
+def test_an_invalid_from_is_unprocessable():
+    with pytest.raises(Unprocessable, match="From"):
+        email.normalize(event("email/invalid_from.eml"))
+
+
+@pytest.mark.parametrize("raw", [b"", b"Subject: hi\n\nno sender\n", b"not an email at all"])
+def test_a_message_without_sender_is_unprocessable(raw):
+    with pytest.raises(Unprocessable):
+        email.normalize(raw)
+
+
+@pytest.mark.parametrize("subject, ref", [
+    ("Re: Missed connection [JD-7K3QX9AB]", "JD-7K3QX9AB"),
+    ("re: case jd-7k3qx9ab please", "JD-7K3QX9AB"),
+    ("Booking QX7P2M", None),
+    ("JD-7K3QX9ABC is too long", None),
+    (None, None),
+])
+def test_the_ticket_ref_is_found_in_a_subject(subject, ref):
+    assert email.ticket_ref(subject) == ref
+
+
+# --- SES receipt notifications -----------------------------------------------
+
+def test_an_sns_action_notification_carries_the_email_as_text():
+    raw = email.from_ses_notification(event("email/ses_sns_utf8.json"))
+    assert email.normalize(raw)[0].sender == "maria.lopez@example.com"
+
+
+def test_an_sns_action_notification_carries_the_email_in_base64():
+    raw = email.from_ses_notification(event("email/ses_sns_base64.json"))
+    assert email.normalize(raw)[0].sender_name == "Amélie Martin"
+
+
+def test_an_s3_action_notification_points_at_the_stored_email():
+    notification = event("email/ses_s3.json")
+    assert email.from_ses_notification(notification) is None
+    assert email.s3_location(notification) == ("jetdesk-prod-inbound-email",
+                                               "inbound/7h8g9f0e1d2c3b4a5z6y7x8w9v0u1t2s3r4q5p61")
+
+
+def test_an_sns_action_notification_has_no_s3_location():
+    with pytest.raises(Unprocessable):
+        email.s3_location(event("email/ses_sns_utf8.json"))
+
+
+@pytest.mark.parametrize("change", [
+    {"notificationType": "Bounce"},
+    {"receipt": {"action": {"type": "Lambda", "functionArn": "arn:aws:lambda:us-east-1:1:function:f"}}},
+    {"content": None},
+    {"content": "%%% not base64 %%%"},
+])
+def test_other_notifications_are_unprocessable(change):
+    with pytest.raises(Unprocessable):
+        email.from_ses_notification({**event("email/ses_sns_base64.json"), **change})
+
+
+# --- send --------------------------------------------------------------------
+
+class FakeSES:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls: list[dict] = []
+        self.error = error
+
+    def send_raw_email(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.error:
+            raise self.error
+        return {"MessageId": SES_ID, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def sent(self):
+        return BytesParser(policy=policy.default).parsebytes(self.calls[-1]["RawMessage"]["Data"])
+
+
+REPLY_TO = {"channel": "email", "provider": "email", "address": "maria.lopez@example.com",
+            "from": "support@jetdesk.example.com", "subject": "RE: Re: Missed connection in Frankfurt",
+            "ref": "JD-7K3QX9AB", "in_reply_to": "5f2c9e1a@example.com",
+            "references": ["0100019555a1b2c3@email.amazonses.com", "5f2c9e1a@example.com"]}
+
+
+def context(settings, ses: FakeSES, region: str = "us-east-1") -> SendContext:
+    return SendContext(settings=replace(settings, region=region), http=None, ses=lambda: ses)
+
+
+def test_a_reply_threads_under_the_customer_message(settings):
+    ses = FakeSES()
+    email.send(context(settings, ses), REPLY_TO, "A seat on LH1170 is yours.")
+    sent = ses.sent()
+    assert sent["In-Reply-To"] == "<5f2c9e1a@example.com>"
+    assert str(sent["References"]).split() == ["<0100019555a1b2c3@email.amazonses.com>", "<5f2c9e1a@example.com>"]
+    assert (str(sent["From"]), str(sent["To"])) == ("support@jetdesk.example.com", "maria.lopez@example.com")
+    assert sent.get_content().strip() == "A seat on LH1170 is yours."
+
+
+def test_a_reply_subject_has_one_re_and_the_ticket_ref(settings):
+    ses = FakeSES()
+    email.send(context(settings, ses), REPLY_TO, "text")
+    assert ses.sent()["Subject"] == "Re: Missed connection in Frankfurt [JD-7K3QX9AB]"
+
+
+def test_a_ref_already_in_the_subject_is_not_repeated():
+    assert email.reply_subject("Re: Missed connection [jd-7k3qx9ab]", "JD-7K3QX9AB") == \
+        "Re: Missed connection [jd-7k3qx9ab]"
+
+
+def test_a_reply_has_our_own_message_id_and_is_not_marked_automatic(settings):
+    ses = FakeSES()
+    email.send(context(settings, ses), REPLY_TO, "text")
+    sent = ses.sent()
+    assert str(sent["Message-ID"]).endswith("@jetdesk.example.com>")
+    assert "Auto-Submitted" not in sent
+
+
+def test_a_reply_without_sender_comes_from_the_support_address(settings):
+    ses = FakeSES()
+    email.send(context(settings, ses), {"address": "maria.lopez@example.com"}, "text")
+    assert str(ses.sent()["From"]) == settings.support_email
+    assert "In-Reply-To" not in ses.sent()
+
+
+def test_our_placeholder_id_is_never_used_to_thread(settings):
+    ses = FakeSES()
+    email.send(context(settings, ses), {**REPLY_TO, "in_reply_to": "sha256:abc", "references": ["sha256:abc"]}, "t")
+    assert "In-Reply-To" not in ses.sent() and "References" not in ses.sent()
+
+
+@pytest.mark.parametrize("region, domain", [("us-east-1", "email.amazonses.com"),
+                                            ("eu-west-1", "eu-west-1.amazonses.com")])
+def test_the_provider_id_is_the_message_id_ses_gives_the_email(settings, region, domain):
+    sent = email.send(context(settings, FakeSES(), region), REPLY_TO, "text")
+    assert (sent.provider_message_id, sent.status) == (f"{SES_ID}@{domain}", "queued")
+
+
+def client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"{code} happened"},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, "SendRawEmail")
+
+
+@pytest.mark.parametrize("error", [client_error("Throttling", 400), client_error("ServiceUnavailable", 503),
+                                   EndpointConnectionError(endpoint_url="https://email.us-east-1.amazonaws.com")])
+def test_throttling_outages_and_lost_connections_are_tried_again(settings, error):
+    with pytest.raises(ProviderUnavailable):
+        email.send(context(settings, FakeSES(error)), REPLY_TO, "text")
+
+
+def test_a_rejected_message_fails_with_the_ses_reason(settings):
+    ses = FakeSES(client_error("MessageRejected", 400))
+    with pytest.raises(ProviderRefused, match="MessageRejected: MessageRejected happened"):
+        email.send(context(settings, ses), REPLY_TO, "text")
