@@ -18,7 +18,7 @@ def test_an_expired_token_is_refused(settings):
 
 
 def test_a_token_from_another_issuer_secret_is_refused(settings):
-    other = dataclasses.replace(settings, jwt_secret="not-ours")
+    other = dataclasses.replace(settings, jwt_secret="not-our-secret-but-long-enough-for-hs256")
     with pytest.raises(Unauthorized):
         tokens.verify(settings, tokens.issue(other, "alice"))
 
