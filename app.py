@@ -221,6 +221,38 @@ def reply(ticket_id):
     return Response(tickets.reply(actor(), ticket_id, body["text"]), status_code=201)
 
 
+@app.route("/tickets/{ticket_id}/accept", methods=["POST"], authorizer=agent_token)
+def accept(ticket_id):
+    return tickets.accept(actor(), ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/release", methods=["POST"], authorizer=agent_token)
+def release(ticket_id):
+    return tickets.release(actor(), ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/transfer", methods=["POST"], content_types=[JSON], authorizer=agent_token)
+def transfer(ticket_id):
+    body = json_body("transfer")
+    return tickets.transfer(actor(), ticket_id, body.get("queue"), body.get("agent"))
+
+
+@app.route("/tickets/{ticket_id}/resolve", methods=["POST"], authorizer=agent_token)
+def resolve(ticket_id):
+    return tickets.resolve(actor(), ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/feedback", methods=["POST"], content_types=[JSON], authorizer=agent_token)
+def feedback(ticket_id):
+    body = json_body("feedback")
+    return tickets.feedback(actor(), ticket_id, body["emotion"], body.get("note"))
+
+
+@app.route("/customers/{customer_id}", authorizer=agent_token)
+def customer(customer_id):
+    return tickets.customer_view(actor(), customer_id)
+
+
 # ---- supervisors ----------------------------------------------------------
 
 def supervisor() -> agents.Actor:

@@ -45,6 +45,7 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     signature_tolerance_seconds: int = 300
     lease_seconds: int = 120
+    reopen_days: int = 7
     queue_page_size: int = 25
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -125,6 +126,7 @@ class Settings:
                          if env.get(f"JETDESK_{t.upper()}_STREAM_ARN")},
             max_body_bytes=int(env.get("JETDESK_MAX_BODY_BYTES", 256 * 1024)),
             lease_seconds=int(env.get("JETDESK_LEASE_SECONDS", 120)),
+            reopen_days=int(env.get("JETDESK_REOPEN_DAYS", 7)),
         )
 
 

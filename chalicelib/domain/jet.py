@@ -56,6 +56,8 @@ class Facts:
     inbound_count: int = 1
     channels_used: int = 1
     intent: Optional[str] = None       # known intent, else recognised from texts
+    agent_emotions: Sequence[str] = ()  # the agents' live readings, newest last
+    ratings: Sequence[dict] = ()       # the customer's stage ratings [{stage, rating}], newest last
 
 
 @dataclass(frozen=True)
@@ -128,16 +130,37 @@ def disruption(f: Facts, intent: str) -> Indicator:
     return worst
 
 
-def mood(f: Facts) -> Indicator:
+EMOTIONS = {"calm": 0.0, "anxious": 0.5, "frustrated": 0.75, "angry": 1.0}
+# How much each signal counts when several are known: the agent's live reading most.
+MOOD_WEIGHTS = {"agent": 0.5, "text": 0.3, "rating": 0.2}
+
+
+def _text_mood(f: Facts) -> Optional[tuple[float, str]]:
     scores = [c for t in f.texts[-3:] if (c := sentiment.compound(t, f.language)) is not None]
     if not scores:
-        lang = f.language or "unknown"
-        return Indicator("mood", 0.0, f"neutral: no sentiment model for language '{lang}'"
-                         if f.texts else "neutral: no message text yet")
+        return None
     worst = min(scores)
     value = _clamp(-worst)
     word = "very upset" if value >= 0.66 else "upset" if value >= 0.33 else "calm"
-    return Indicator("mood", value, f"recent messages read {word} (sentiment {worst:+.2f})")
+    return value, f"messages read {word} (sentiment {worst:+.2f})"
+
+
+def mood(f: Facts) -> Indicator:
+    signals = {}
+    if (text := _text_mood(f)) is not None:
+        signals["text"] = text
+    if f.agent_emotions and f.agent_emotions[-1] in EMOTIONS:
+        signals["agent"] = (EMOTIONS[f.agent_emotions[-1]], f"agent reads them as {f.agent_emotions[-1]}")
+    if f.ratings:
+        last = f.ratings[-1]
+        signals["rating"] = ((5 - int(last["rating"])) / 4, f"rated {last['stage']} {last['rating']}/5")
+    if not signals:
+        lang = f.language or "unknown"
+        return Indicator("mood", 0.0, f"neutral: no sentiment model for language '{lang}'"
+                         if f.texts else "neutral: no message text yet")
+    total = sum(MOOD_WEIGHTS[k] for k in signals)
+    value = sum(MOOD_WEIGHTS[k] * v for k, (v, _) in signals.items()) / total
+    return Indicator("mood", _clamp(value), "; ".join(reason for _, reason in signals.values()))
 
 
 def effort(f: Facts) -> Indicator:

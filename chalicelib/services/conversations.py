@@ -6,7 +6,7 @@ ticket also flips the inbound item from ``stored`` to ``processed`` on condition
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Optional
 
 from pynamodb.exceptions import TransactWriteError
@@ -14,6 +14,7 @@ from pynamodb.exceptions import TransactWriteError
 from .. import clock
 from ..domain import contacts, language, tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
+from ..settings import get_settings
 from ..storage.models import Customer, Identity, InboundMessage as InboundItem, Message, Ticket, transaction
 from . import customers, outbox, scoring
 
@@ -48,8 +49,9 @@ def _contacts(msg: InboundMessage) -> list[contacts.Contact]:
         [contacts.Contact(k, v) for k, v in msg.extra_contacts]
 
 
-def _load_open(ticket_id: Optional[str], customer: Customer) -> Optional[Ticket]:
-    """The ticket, if it exists, is still open and belongs to this customer."""
+def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime) -> Optional[Ticket]:
+    """The ticket, if it belongs to this customer and is open, or was resolved within the
+    reopen window (then it is reopened: a follow-up is the same problem)."""
     if not ticket_id:
         return None
     try:
@@ -59,7 +61,13 @@ def _load_open(ticket_id: Optional[str], customer: Customer) -> Optional[Ticket]
     if ticket.customer_id != customer.id:
         log.warning("thread key points at another customer's ticket: not threaded", extra={"ticket": ticket_id})
         return None
-    return ticket if ticket.status in rules.OPEN_STATES else None
+    if ticket.status in rules.OPEN_STATES:
+        return ticket
+    if ticket.resolved_at and now - ticket.resolved_at <= timedelta(days=get_settings().reopen_days):
+        ticket.status = "assigned" if ticket.assignee else "open"
+        ticket.state_key, ticket.resolved_at = rules.state_key(ticket.status, ticket.id), None
+        return ticket
+    return None
 
 
 def _thread_keys(msg: InboundMessage) -> list[str]:
@@ -75,9 +83,9 @@ def _thread_keys(msg: InboundMessage) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _find_ticket(msg: InboundMessage, customer: Customer) -> Optional[Ticket]:
-    for ticket_id in _thread_keys(msg) + [customer.open_ticket_id]:
-        ticket = _load_open(ticket_id, customer)
+def _find_ticket(msg: InboundMessage, customer: Customer, now: datetime) -> Optional[Ticket]:
+    for ticket_id in _thread_keys(msg) + [customer.open_ticket_id, customer.last_ticket_id]:
+        ticket = _load_open(ticket_id, customer, now)
         if ticket is not None:
             return ticket
     return None
@@ -113,13 +121,14 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     now = clock.now()
     who = customers.resolve(_contacts(msg), msg.sender_name,
                             [contacts.Contact(k, v) for k, v in msg.unverified_contacts])
-    ticket = _find_ticket(msg, who.customer)
+    ticket = _find_ticket(msg, who.customer, now)
     if msg.automated and ticket is None:
         _commit(item, None, customers.Resolution(who.customer, False), [], outcome="automated: no ticket opened")
         return None
     is_new_ticket = ticket is None
     if is_new_ticket:
         ticket = _new_ticket(msg, who.customer, now)
+    if who.customer.open_ticket_id != ticket.id:  # new, or reopened
         who.customer.open_ticket_id = ticket.id
         who.changed = True
 
@@ -190,7 +199,7 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
             {"stage": event.data["stage"], "rating": event.data["rating"], "at": event.occurred_at}])[-10:]
     who.customer.profile, who.customer.journey = profile, journey
     who.changed = True
-    ticket = _load_open(who.customer.open_ticket_id, who.customer)
+    ticket = _load_open(who.customer.open_ticket_id, who.customer, clock.now())
     if ticket is not None:
         ticket.updated_at = clock.now()
         scoring.rescore(ticket, who.customer, event.type)

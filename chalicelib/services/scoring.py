@@ -16,6 +16,8 @@ def facts(ticket: Ticket, customer: Customer, now: datetime) -> jet.Facts:
         language=ticket.language or customer.language, profile=customer.profile or {},
         journey=customer.journey or {}, inbound_count=int(ticket.inbound_count or 1),
         channels_used=len(ticket.channels_used or ()) or 1,
+        agent_emotions=tuple(e["emotion"] for e in ticket.agent_feedback or ()),
+        ratings=tuple((customer.profile or {}).get("ratings", ())),
     )
 
 

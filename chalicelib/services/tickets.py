@@ -1,18 +1,20 @@
-"""Reading tickets and answering customers on their own channel."""
+"""Reading tickets and acting on them: reply, accept, release, transfer, resolve, feedback."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
 from pynamodb.exceptions import TransactWriteError
 
 from .. import clock
-from ..domain import contacts
+from ..domain import contacts, tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
-from ..storage.models import Message, Ticket, transaction
-from . import customers, outbox, presenters
+from ..storage.models import Agent, Customer, Message, Ticket, transaction
+from . import customers, outbox, presenters, scoring
 from .agents import Actor
 
 ATTEMPTS = 3
+EMOTIONS = ("calm", "anxious", "frustrated", "angry")
+FEEDBACK_KEPT = 10
 
 
 def _load(ticket_id: str) -> Ticket:
@@ -47,32 +49,141 @@ def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
     return presenters.page([presenters.ticket(t) for t in found if who.may_see(t)], None)
 
 
-def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:
-    """Write the reply and its send intent atomically; an eligible agent takes an unassigned ticket."""
+def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Ticket:
+    """Apply ``change`` to a fresh read and save it with what it returns, in one transaction;
+    a concurrent change (version conflict) is retried from a new read."""
     for _ in range(ATTEMPTS):
         ticket = _visible(who, ticket_id)
+        ticket.updated_at = clock.now()
+        others = change(ticket)
+        try:
+            with transaction() as tx:
+                tx.save(ticket)
+                for item, condition in others:
+                    tx.save(item, condition=condition)
+        except TransactWriteError as exc:
+            if exc.cause_response_code == "TransactionCanceledException":
+                continue
+            raise
+        return ticket
+    raise Conflict("the ticket kept changing; try again")
+
+
+def _must_hold(who: Actor, ticket: Ticket) -> None:
+    if ticket.assignee != who.id and not who.is_supervisor:
+        raise Forbidden("only the assignee or a supervisor can do this")
+
+
+def _unassign(ticket: Ticket, queue: Optional[str] = None) -> None:
+    ticket.assignee = ticket.lease_expires_at = None
+    ticket.status, ticket.queue = "open", queue or ticket.queue
+    ticket.queue_slot, ticket.rank = ticket.queue, rules.rank_for((ticket.jet or {}).get("score", 0), ticket.id)
+
+
+def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:
+    """Write the reply and its send intent atomically; an eligible agent takes an unassigned ticket."""
+    written: list[Message] = []
+
+    def change(ticket: Ticket) -> list:
         if ticket.assignee and ticket.assignee != who.id and not who.is_supervisor:
             raise Forbidden(f"ticket is assigned to {ticket.assignee}")
         if not who.speaks(ticket.language) and not who.is_supervisor:
             raise Forbidden("ticket is in a language you do not handle")
-        now = clock.now()
-        message = Message(ticket.id, clock.new_id(), direction="outbound", channel=ticket.reply_to.get("channel", ticket.channel),
-                          text=text, created_at=now, author=who.id, delivery_status="pending")
+        message = Message(ticket.id, clock.new_id(), direction="outbound",
+                          channel=ticket.reply_to.get("channel", ticket.channel), text=text,
+                          created_at=ticket.updated_at, author=who.id, delivery_status="pending")
         if ticket.assignee == who.id:
             ticket.lease_expires_at = None  # replying accepts the claim
         elif not ticket.assignee and not who.is_supervisor:
             ticket.assignee, ticket.status, ticket.lease_expires_at = who.id, "assigned", None
             ticket.queue_slot = ticket.rank = None
-        ticket.first_response_at = ticket.first_response_at or now
-        ticket.updated_at = now
+        ticket.first_response_at = ticket.first_response_at or ticket.updated_at
+        written[:] = [message]
+        return [(message, Message.id.does_not_exist()), (outbox.customer_message(ticket, message), None)]
+
+    _change(who, ticket_id, change)
+    return presenters.message(written[0])
+
+
+def accept(who: Actor, ticket_id: str) -> dict[str, Any]:
+    def change(ticket: Ticket) -> list:
+        if ticket.assignee != who.id:
+            raise Conflict("claim the ticket first; it is not yours")
+        ticket.lease_expires_at = None
+        return []
+    return presenters.ticket(_change(who, ticket_id, change))
+
+
+def release(who: Actor, ticket_id: str) -> dict[str, Any]:
+    def change(ticket: Ticket) -> list:
+        _must_hold(who, ticket)
+        _unassign(ticket)
+        return [(outbox.agent_alert(ticket, "released"), None)]
+    return presenters.ticket(_change(who, ticket_id, change))
+
+
+def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[str]) -> dict[str, Any]:
+    """To a queue (unassigned, queued there) or to an agent (assigned, lease to accept)."""
+    if agent:
         try:
-            with transaction() as tx:
-                tx.save(ticket)
-                tx.save(message, condition=Message.id.does_not_exist())
-                tx.save(outbox.customer_message(ticket, message))
-        except TransactWriteError as exc:
-            if exc.cause_response_code == "TransactionCanceledException":
-                continue
-            raise
-        return presenters.message(message)
-    raise Conflict("the ticket kept changing; try again")
+            target = Agent.get(agent)
+        except Agent.DoesNotExist:
+            raise NotFound(f"no agent {agent}") from None
+
+    def change(ticket: Ticket) -> list:
+        if ticket.assignee:
+            _must_hold(who, ticket)
+        if queue and not who.may_work(queue) and not who.is_supervisor and ticket.assignee != who.id:
+            raise Forbidden(f"not a member of queue {queue!r}")
+        _unassign(ticket, queue)
+        if agent:
+            if target.role != "supervisor" and ticket.queue not in (target.queues or []):
+                raise Conflict(f"{agent} does not work queue {ticket.queue!r}")
+            ticket.assignee, ticket.status, ticket.queue_slot, ticket.rank = agent, "assigned", None, None
+        return [(outbox.agent_alert(ticket, f"transferred by {who.id}"), None)]
+    return presenters.ticket(_change(who, ticket_id, change))
+
+
+def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
+    """Closed, out of every queue; the customer's next message threads here only within the reopen window."""
+    def change(ticket: Ticket) -> list:
+        if ticket.assignee:
+            _must_hold(who, ticket)
+        if ticket.status == "resolved":
+            raise Conflict("already resolved")
+        ticket.status, ticket.resolved_at = "resolved", ticket.updated_at
+        ticket.state_key = rules.state_key("resolved", ticket.id)
+        ticket.queue_slot = ticket.rank = ticket.lease_expires_at = None
+        customer = Customer.get(ticket.customer_id, consistent_read=True)
+        if customer.open_ticket_id == ticket.id:
+            customer.open_ticket_id, customer.last_ticket_id = None, ticket.id
+        return [(customer, None), (outbox.integrator_event(ticket, "ticket.resolved"), None)]
+    return presenters.ticket(_change(who, ticket_id, change))
+
+
+def feedback(who: Actor, ticket_id: str, emotion: str, note: Optional[str]) -> dict[str, Any]:
+    """Live JET: the agent's reading of the customer moves mood and the score at once."""
+    def change(ticket: Ticket) -> list:
+        entry = {"at": clock.iso(ticket.updated_at), "agent": who.id, "emotion": emotion}
+        if note:
+            entry["note"] = note[:500]
+        ticket.agent_feedback = (list(ticket.agent_feedback or []) + [entry])[-FEEDBACK_KEPT:]
+        scoring.rescore(ticket, Customer.get(ticket.customer_id), f"agent feedback: {emotion}")
+        return []
+    return presenters.ticket(_change(who, ticket_id, change))
+
+
+def customer_view(who: Actor, customer_id: str) -> dict[str, Any]:
+    """A customer's status across channels: contacts, profile, journey and the tickets you may see."""
+    try:
+        customer = Customer.get(customer_id)
+    except Customer.DoesNotExist:
+        raise NotFound(f"no customer {customer_id}") from None
+    found = list(Ticket.customer_tickets.query(customer_id, scan_index_forward=False, limit=50))
+    visible = [t for t in found if who.may_see(t)]
+    if not visible and not who.is_supervisor:
+        raise Forbidden("none of this customer's tickets is in your queues")
+    return {"id": customer.id, "name": customer.name, "language": customer.language,
+            "contacts": sorted(customer.contacts or ()), "profile": customer.profile or {},
+            "journey": customer.journey or {}, "open_ticket_id": customer.open_ticket_id,
+            "tickets": [presenters.ticket(t) for t in visible]}

@@ -57,6 +57,7 @@ class Customer(_Base):
     profile = JSONAttribute(default=dict)   # loyalty_tier, fare_class, special_services, ticket_value
     journey = JSONAttribute(default=dict)   # booking_ref, segments
     open_ticket_id = UnicodeAttribute(null=True)  # the ticket a new message threads into
+    last_ticket_id = UnicodeAttribute(null=True)  # the last resolved one (reopen window)
     created_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
@@ -132,6 +133,8 @@ class Ticket(_Base):
     updated_at = UTCDateTimeAttribute()
     sla_due_at = UTCDateTimeAttribute(null=True)
     first_response_at = UTCDateTimeAttribute(null=True)
+    resolved_at = UTCDateTimeAttribute(null=True)
+    agent_feedback = JSONAttribute(default=list)  # Live JET: [{at, agent, emotion, note}]
     inbound_count = NumberAttribute(default=0)
     recent_texts = JSONAttribute(default=list)  # the customer's last few messages, for mood
     channels_used = UnicodeSetAttribute(null=True)

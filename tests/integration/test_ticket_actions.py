@@ -1,0 +1,90 @@
+"""Agent actions on a ticket: accept, release, transfer, resolve (and reopen), live feedback."""
+import json
+from datetime import timedelta
+
+from chalicelib.storage.models import Customer, Ticket
+
+from .conftest import bearer, sms
+
+JSON = {"Content-Type": "application/json"}
+
+
+def claimed(stack, http, agent="bob", text="Where is my bag?", sid="SM" + "1" * 32):
+    sms(stack, http, sid, text)
+    stack.pump.drain()
+    response = http.post("/queues/general/claim", headers=bearer(stack.settings, agent))
+    assert response.status_code == 200
+    return response.json_body
+
+
+def act(stack, http, agent, ticket_id, action, body=None):
+    headers = {**bearer(stack.settings, agent), **JSON}
+    return http.post(f"/tickets/{ticket_id}/{action}", headers=headers, body=json.dumps(body) if body is not None else None)
+
+
+def test_accepting_a_claim_ends_its_lease(stack, http):
+    ticket = claimed(stack, http)
+    response = act(stack, http, "bob", ticket["id"], "accept")
+    assert response.status_code == 200 and Ticket.get(ticket["id"]).lease_expires_at is None
+    assert act(stack, http, "alice", ticket["id"], "accept").status_code == 409
+
+
+def test_a_released_ticket_goes_back_to_its_queue_in_score_order(stack, http):
+    ticket = claimed(stack, http)
+    assert act(stack, http, "bob", ticket["id"], "release").json_body["status"] == "open"
+    assert [t.id for t in Ticket.queue_rank.query("general")] == [ticket["id"]]
+    assert act(stack, http, "alice", ticket["id"], "release").status_code == 403
+
+
+def test_transfer_to_a_queue_and_to_an_agent(stack, http):
+    ticket = claimed(stack, http)
+    moved = act(stack, http, "bob", ticket["id"], "transfer", {"queue": "disruption"}).json_body
+    assert (moved["queue"], moved["assignee"], moved["status"]) == ("disruption", None, "open")
+    given = act(stack, http, "sam", ticket["id"], "transfer", {"agent": "alice"}).json_body
+    assert (given["assignee"], given["status"]) == ("alice", "assigned")
+    assert act(stack, http, "sam", ticket["id"], "transfer", {"agent": "bob"}).status_code == 409  # not his queue
+    assert act(stack, http, "sam", ticket["id"], "transfer", {}).status_code == 422
+
+
+def test_resolving_closes_the_ticket_and_a_reply_soon_after_reopens_it(stack, http):
+    ticket = claimed(stack, http)
+    resolved = act(stack, http, "bob", ticket["id"], "resolve").json_body
+    assert resolved["status"] == "resolved" and Ticket.queue_rank.count("general") == 0
+    assert Customer.get(resolved["customer_id"]).open_ticket_id is None
+    sms(stack, http, "SM" + "2" * 32, "Thanks, but the bag is still not here")
+    stack.pump.drain()
+    again = Ticket.get(ticket["id"])
+    assert again.status == "assigned" and again.assignee == "bob" and again.inbound_count == 2
+    assert Ticket.count() == 1
+
+
+def test_a_reply_after_the_reopen_window_opens_a_new_ticket(stack, http):
+    ticket = claimed(stack, http)
+    act(stack, http, "bob", ticket["id"], "resolve")
+    old = Ticket.get(ticket["id"])
+    old.resolved_at = old.resolved_at - timedelta(days=stack.settings.reopen_days + 1)
+    old.save()
+    sms(stack, http, "SM" + "3" * 32, "A new problem: my seat was changed")
+    stack.pump.drain()
+    assert Ticket.count() == 2 and Ticket.get(ticket["id"]).status == "resolved"
+
+
+def test_live_feedback_rescores_at_once_and_explains_why(stack, http):
+    ticket = claimed(stack, http, text="Hello, a question about my booking please")
+    before = ticket["jet"]["score"]
+    after = act(stack, http, "bob", ticket["id"], "feedback", {"emotion": "angry", "note": "shouting"}).json_body
+    mood = next(i for i in after["jet"]["indicators"] if i["key"] == "mood")
+    assert after["jet"]["score"] > before and "agent reads them as angry" in mood["reason"]
+    assert Ticket.get(ticket["id"]).history[-1]["cause"] == "agent feedback: angry"
+    assert act(stack, http, "bob", ticket["id"], "feedback", {"emotion": "sleepy"}).status_code == 422
+
+
+def test_the_customer_view_shows_contacts_and_tickets_to_those_who_may_see_them(stack, http):
+    ticket = claimed(stack, http)
+    view = http.get(f"/customers/{ticket['customer_id']}", headers=bearer(stack.settings, "bob")).json_body
+    assert "phone:+14155550123" in view["contacts"] and [t["id"] for t in view["tickets"]] == [ticket["id"]]
+    sms(stack, http, "SM" + "4" * 32, "My flight was cancelled", sender="+14155550777")
+    stack.pump.drain()
+    other = Ticket.queue_rank.query("disruption").next()
+    assert http.get(f"/customers/{other.customer_id}", headers=bearer(stack.settings, "bob")).status_code == 403
+    assert http.get("/customers/nobody", headers=bearer(stack.settings, "sam")).status_code == 404
