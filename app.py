@@ -23,6 +23,7 @@ models.configure(settings)
 logs.configure()
 
 app = Chalice(app_name="jetdesk")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 RFC822 = "message/rfc822"
 app.api.binary_types.append(RFC822)  # raw mail may be 8-bit: API Gateway must pass it base64
 app.log.setLevel(logging.INFO)
@@ -251,6 +252,30 @@ def feedback(ticket_id):
 @app.route("/customers/{customer_id}", authorizer=agent_token)
 def customer(customer_id):
     return tickets.customer_view(actor(), customer_id)
+
+
+# ---- web chat over WebSockets (deployed stages; polling works everywhere) --
+
+@app.on_ws_connect()
+def chat_connect(event):
+    token = (event.to_dict().get("queryStringParameters") or {}).get("token")
+    return {"statusCode": 200} if chat.connect(event.connection_id, token) else {"statusCode": 401}
+
+
+@app.on_ws_message()
+def chat_ws_message(event):
+    """A customer may also type over the socket: {"token", "text", "client_id"?}."""
+    body = event.json_body or {}
+    text = str(body.get("text") or "").strip()[:4000]
+    if not text:
+        return
+    request = RawRequest("POST", "", {"Authorization": f"Bearer {body.get('token', '')}"}, b"")
+    chat.post(channels.for_provider("chat").verify(request, settings), text, body.get("client_id"))
+
+
+@app.on_ws_disconnect()
+def chat_disconnect(event):
+    chat.disconnect(event.connection_id)
 
 
 # ---- supervisors ----------------------------------------------------------

@@ -37,6 +37,7 @@ class Settings:
     telegram_bot_token: str = ""
     ses_endpoint_url: Optional[str] = None
     support_email: str = "support@jetdesk.local"
+    chat_websocket_endpoint: str = ""   # https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
     monitor_only: frozenset = frozenset()
     sink_url: str = ""
     agent_alert_topic_arn: str = ""
@@ -118,6 +119,7 @@ class Settings:
             telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
             ses_endpoint_url=env.get("SES_ENDPOINT_URL") or None,
             support_email=env.get("JETDESK_SUPPORT_EMAIL", "support@jetdesk.local"),
+            chat_websocket_endpoint=env.get("JETDESK_CHAT_WEBSOCKET_ENDPOINT", ""),
             monitor_only=frozenset(c.strip() for c in env.get("JETDESK_MONITOR_ONLY", "").split(",") if c.strip()),
             sink_url=env.get("JETDESK_SINK_URL", "").rstrip("/"),
             agent_alert_topic_arn=env.get("JETDESK_AGENT_ALERT_TOPIC_ARN", ""),

@@ -1,15 +1,23 @@
 """Web chat: sessions scoped to one conversation, messages in, the conversation out."""
 from __future__ import annotations
 
+import json
+import logging
+from datetime import timedelta
 from typing import Any, Optional
 
 from channels import chat
+from channels.base import RawRequest
 
 from .. import clock
 from ..domain import contacts
 from ..settings import get_settings
-from ..storage.models import Message, Ticket
-from . import customers, ingest, presenters, ratelimit
+from ..errors import ApiError
+from ..storage.models import ChatConnection, Message, Ticket
+from . import customers, ingest, presenters, providers, ratelimit
+
+log = logging.getLogger(__name__)
+CONNECTION_TTL = timedelta(hours=2)   # API Gateway closes idle WebSockets well before this
 
 SESSIONS_PER_MINUTE = 10      # per client address
 MESSAGES_PER_MINUTE = 20      # per session
@@ -44,3 +52,33 @@ def conversation(session: dict[str, Any], after: Optional[str]) -> dict[str, Any
                    key=lambda m: m.id)
     items = [{k: v for k, v in presenters.message(m).items() if k not in ("provider_message_id",)} for m in found]
     return {"items": items, "next": found[-1].id if found else after}
+
+
+# ---- WebSocket push (deployed stages; the local stack and every client can poll) ----
+
+def connect(connection_id: str, token: Optional[str]) -> bool:
+    """Browsers cannot set headers on a WebSocket: the session token comes as ?token=."""
+    try:
+        session = chat.verify(RawRequest("GET", "", {"Authorization": f"Bearer {token or ''}"}, b""), get_settings())
+    except ApiError:
+        return False
+    ChatConnection(connection_id, conversation_id=session["sub"], expires_at=clock.now() + CONNECTION_TTL).save()
+    return True
+
+
+def disconnect(connection_id: str) -> None:
+    ChatConnection(connection_id).delete()
+
+
+def push(conversation_id: str, message: dict[str, Any]) -> int:
+    """Send a new message to every open page of the conversation; gone connections are forgotten."""
+    if not get_settings().chat_websocket_endpoint:
+        return 0
+    client, pushed = providers.websockets(), 0
+    for connection in ChatConnection.by_conversation.query(conversation_id):
+        try:
+            client.post_to_connection(ConnectionId=connection.connection_id, Data=json.dumps(message).encode())
+            pushed += 1
+        except client.exceptions.GoneException:
+            ChatConnection(connection.connection_id).delete()
+    return pushed

@@ -102,6 +102,9 @@ def _send_to_customer(intent: Outbox) -> None:
     except ProviderRefused as exc:
         raise PermanentFailure(str(exc)) from None
     _record_handover(intent, sent.status, sent.provider_message_id or None)
+    if reply_to.get("channel") == "chat":
+        from . import chat
+        chat.push(reply_to["address"], {"id": intent.message_id, "direction": "outbound", "text": text})
 
 
 def _opted_out(phone: str) -> bool:

@@ -57,6 +57,13 @@ def ses():
 
 
 @lru_cache(maxsize=1)
+def websockets():
+    """API Gateway's management API for the chat WebSocket stage, when one is deployed."""
+    s = get_settings()
+    return boto3.client("apigatewaymanagementapi", region_name=s.region, endpoint_url=s.chat_websocket_endpoint)
+
+
+@lru_cache(maxsize=1)
 def http() -> requests.Session:
     return requests.Session()
 
@@ -69,5 +76,5 @@ def send_context():
 
 def reset() -> None:
     """Forget cached clients (tests that swap settings)."""
-    for f in (twilio, sns, sqs, s3, ses, http):
+    for f in (twilio, sns, sqs, s3, ses, websockets, http):
         f.cache_clear()

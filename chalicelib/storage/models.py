@@ -216,6 +216,27 @@ class Queue(_Base):
     description = UnicodeAttribute(default="")
 
 
+class ConversationIndex(GlobalSecondaryIndex):
+    """The open WebSocket connections of one chat conversation."""
+    class Meta:
+        index_name = "conversation"
+        projection = KeysOnlyProjection()
+
+    conversation_id = UnicodeAttribute(hash_key=True)
+
+
+class ChatConnection(_Base):
+    """A customer's page connected over API Gateway WebSockets (deployed stages only)."""
+    class Meta(_Base.Meta):
+        table_name = "chat-connections"
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    conversation_id = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+    by_conversation = ConversationIndex()
+
+
 class DeadLetterDayIndex(GlobalSecondaryIndex):
     """Dead letters of one UTC day, newest first, for listing without a scan."""
     class Meta:
@@ -254,7 +275,7 @@ class DeadLetter(_Base):
 
 
 ALL_MODELS = (InboundMessage, Customer, Identity, Ticket, Message, Outbox,
-              Agent, Queue, DeadLetter, RateCounter)
+              Agent, Queue, DeadLetter, RateCounter, ChatConnection)
 
 
 _shared: dict[str, Connection] = {}

@@ -71,3 +71,39 @@ def test_chat_without_a_session_is_401_and_a_flood_is_429(stack, http):
     session = start(http)
     codes = [say(http, session, f"message {i}").status_code for i in range(25)]
     assert codes.count(202) == 20 and codes[-1] == 429
+
+
+def ws_event(route: str, connection_id: str, query=None, body=None) -> dict:
+    event = {"requestContext": {"routeKey": route, "eventType": route.strip("$").upper(), "connectionId": connection_id,
+                                "domainName": "abc123.execute-api.us-east-1.amazonaws.com", "stage": "api",
+                                "apiId": "abc123"},
+             "isBase64Encoded": False}
+    if query:
+        event["queryStringParameters"] = query
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def test_a_connected_page_gets_agent_replies_pushed_over_websockets(stack, http, monkeypatch):
+    import dataclasses
+    from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+    from chalicelib import settings as settings_module
+    from chalicelib.services import providers
+    monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(
+        stack.settings, chat_websocket_endpoint="https://abc123.execute-api.us-east-1.amazonaws.com/api"))
+    providers.reset()
+    session = start(http)
+    app = stack.app
+    assert app.chat_connect(ws_event("$connect", "conn-1", {"token": session["token"]}), None)["statusCode"] == 200
+    assert app.chat_connect(ws_event("$connect", "conn-2", {"token": "forged"}), None)["statusCode"] == 401
+    app.chat_ws_message(ws_event("$default", "conn-1", body={"token": session["token"], "text": "Hello from the socket"}),
+                        None)
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    agent_replies(stack, http, ticket.id, "Pushed to you.")
+    pushed = apigatewaymanagementapi_backends["123456789012"]["us-east-1"].connections["conn-1"].data
+    assert b"Pushed to you." in pushed
+    app.chat_disconnect(ws_event("$disconnect", "conn-1"), None)
+    from chalicelib.storage.models import ChatConnection
+    assert ChatConnection.count() == 0
