@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 
-from chalice import AuthResponse, Chalice, Response
+from chalice import AuthResponse, Chalice, Rate, Response
 
 import channels
 from channels import twilio_sms
@@ -14,7 +14,7 @@ from chalicelib.auth import tokens
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from chalicelib.services import (agents, chat, conversations, intake, mail, notifier, presenters, providers,
-                                 queues, replay, tickets)
+                                 queues, replay, sweep, tickets)
 from chalicelib.settings import get_settings
 from chalicelib.storage import models
 
@@ -322,6 +322,12 @@ def handle_outbox(event):
     for record in event:
         if record.event_name == "INSERT":
             notifier.deliver(models.Outbox.from_raw_data(record.new_image))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_timers(event):
+    """Expired leases back to their queue, SLA breaches escalated, scores aged."""
+    sweep.run()
 
 
 @app.on_sns_message(topic=settings.inbound_mail_topic)

@@ -50,9 +50,9 @@ def ref_for(ticket_id: str) -> str:
     return "JD-" + ticket_id[-8:]
 
 
-def rank_for(score: float, ticket_id: str) -> str:
-    """Sort key of the queue index: higher score first, then older (smaller ULID) first."""
-    return f"{100000 - round(score * 1000):06d}#{ticket_id}"
+def rank_for(score: float, ticket_id: str, breached: bool = False) -> str:
+    """Sort key of the queue index: SLA breaches first, then higher score, then older (smaller ULID)."""
+    return f"{0 if breached else 1}{100000 - round(score * 1000):06d}#{ticket_id}"
 
 
 def state_key(status: str, ticket_id: str) -> str:

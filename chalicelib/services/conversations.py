@@ -16,7 +16,7 @@ from ..domain import contacts, language, tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import Customer, Identity, InboundMessage as InboundItem, Message, Ticket, transaction
-from . import customers, outbox, scoring
+from . import customers, outbox, scoring, sweep
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
@@ -225,6 +225,7 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: customers.Resoluti
             for identity in who.new_identities:  # new, or taking over an unverified claim
                 tx.save(identity, condition=Identity.identity.does_not_exist() | (Identity.verified == False))  # noqa: E712
             if ticket is not None:
+                sweep.arm(ticket, clock.now())
                 tx.save(ticket)
             for other in others:
                 tx.save(other, condition=type(other)._hash_key_attribute().does_not_exist())

@@ -7,6 +7,7 @@ from typing import Any, Optional
 from pynamodb.exceptions import UpdateError
 
 from .. import clock
+from ..domain import timers
 from ..errors import BadRequest
 from ..settings import get_settings
 from ..storage.models import Ticket
@@ -57,7 +58,9 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
             candidate.update(
                 actions=[Ticket.assignee.set(who.id), Ticket.status.set("assigned"),
                          Ticket.lease_expires_at.set(lease_until), Ticket.updated_at.set(now),
-                         Ticket.queue_slot.remove(), Ticket.rank.remove()],
+                         Ticket.queue_slot.remove(), Ticket.rank.remove(),
+                         Ticket.timer_shard.set(timers.shard(candidate.id)),
+                         Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))],
                 condition=(Ticket.queue_slot == queue) & Ticket.assignee.does_not_exist()
                 & (Ticket.status == "open"),
                 add_version_condition=False,

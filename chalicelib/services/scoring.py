@@ -33,7 +33,7 @@ def rescore(ticket: Ticket, customer: Customer, cause: str, now: datetime | None
         values = {i.key: i.value for i in result.indicators}
         ticket.queue = rules.route(result.intent, values)
         ticket.queue_slot = ticket.queue
-        ticket.rank = rules.rank_for(result.score, ticket.id)
+        ticket.rank = rules.rank_for(result.score, ticket.id, breached=ticket.sla_breached_at is not None)
     else:
         ticket.queue_slot = ticket.rank = None
     return result

@@ -9,7 +9,7 @@ from .. import clock
 from ..domain import contacts, tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Customer, Message, Ticket, transaction
-from . import customers, outbox, presenters, scoring
+from . import customers, outbox, presenters, scoring, sweep
 from .agents import Actor
 
 ATTEMPTS = 3
@@ -56,6 +56,7 @@ def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Tic
         ticket = _visible(who, ticket_id)
         ticket.updated_at = clock.now()
         others = change(ticket)
+        sweep.arm(ticket, ticket.updated_at)
         try:
             with transaction() as tx:
                 tx.save(ticket)
@@ -77,7 +78,8 @@ def _must_hold(who: Actor, ticket: Ticket) -> None:
 def _unassign(ticket: Ticket, queue: Optional[str] = None) -> None:
     ticket.assignee = ticket.lease_expires_at = None
     ticket.status, ticket.queue = "open", queue or ticket.queue
-    ticket.queue_slot, ticket.rank = ticket.queue, rules.rank_for((ticket.jet or {}).get("score", 0), ticket.id)
+    ticket.queue_slot = ticket.queue
+    ticket.rank = rules.rank_for((ticket.jet or {}).get("score", 0), ticket.id, ticket.sla_breached_at is not None)
 
 
 def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:

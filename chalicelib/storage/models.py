@@ -103,6 +103,16 @@ class CustomerTicketsIndex(GlobalSecondaryIndex):
     state_key = UnicodeAttribute(range_key=True)
 
 
+class TimerIndex(GlobalSecondaryIndex):
+    """Open tickets by when they next need the clock (sharded to spread the writes)."""
+    class Meta:
+        index_name = "timers"
+        projection = KeysOnlyProjection()
+
+    timer_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)   # ISO-8601 UTC, sorts as time
+
+
 class TicketRefIndex(GlobalSecondaryIndex):
     """A ticket by its short human reference (email subjects, phone calls)."""
     class Meta:
@@ -134,6 +144,9 @@ class Ticket(_Base):
     sla_due_at = UTCDateTimeAttribute(null=True)
     first_response_at = UTCDateTimeAttribute(null=True)
     resolved_at = UTCDateTimeAttribute(null=True)
+    sla_breached_at = UTCDateTimeAttribute(null=True)
+    timer_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
     agent_feedback = JSONAttribute(default=list)  # Live JET: [{at, agent, emotion, note}]
     inbound_count = NumberAttribute(default=0)
     recent_texts = JSONAttribute(default=list)  # the customer's last few messages, for mood
@@ -148,6 +161,7 @@ class Ticket(_Base):
     queue_age = QueueAgeIndex()
     customer_tickets = CustomerTicketsIndex()
     by_ref = TicketRefIndex()
+    timers = TimerIndex()
 
 
 class ProviderMessageIndex(GlobalSecondaryIndex):

@@ -40,6 +40,7 @@ class EventPump:
         self.queues: list[tuple[str, str, Handler, bool]] = []
         self.on_give_up = on_give_up
         self.delivered = 0
+        self.schedules: list[list] = []   # [every_seconds, handler, next_run]
 
     def stream(self, table: str, handler: Handler) -> "EventPump":
         self.streams.append(_Stream(table, handler))
@@ -52,6 +53,24 @@ class EventPump:
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.queues.append((url, arn, handler, sns))
         return self
+
+    def every(self, seconds: float, handler: Handler) -> "EventPump":
+        """A scheduled handler, called with the EventBridge event Lambda would get."""
+        self.schedules.append([seconds, handler, 0.0])
+        return self
+
+    def run_schedules(self, force: bool = False) -> int:
+        ran = 0
+        for schedule in self.schedules:
+            seconds, handler, next_run = schedule
+            if force or time.monotonic() >= next_run:
+                schedule[2] = time.monotonic() + seconds
+                handler({"version": "0", "id": str(time.time_ns()), "detail-type": "Scheduled Event",
+                         "source": "aws.events", "account": "123456789012", "region": self.region,
+                         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "resources": [],
+                         "detail": {}}, None)
+                ran += 1
+        return ran
 
     # -- one pass ------------------------------------------------------------
 
@@ -75,6 +94,7 @@ class EventPump:
     def run(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
         while not stop.is_set():
             try:
+                self.run_schedules()
                 if not self.pump_once():
                     stop.wait(idle_sleep)
             except Exception:  # noqa: BLE001 - keep pumping; the failure is logged

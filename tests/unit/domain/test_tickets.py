@@ -40,3 +40,7 @@ def test_supervisors_and_queue_members_may_work_a_queue_others_may_not():
     assert tickets.can_work("agent", ["disruption"], "disruption")
     assert not tickets.can_work("agent", ["general"], "disruption")
     assert tickets.can_work("agent", ["general"], "disruption", assignee="bob", agent_id="bob")
+
+
+def test_a_breached_sla_ranks_before_any_score():
+    assert tickets.rank_for(0.0, "01B", breached=True) < tickets.rank_for(100.0, "01A")

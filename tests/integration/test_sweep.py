@@ -1,0 +1,60 @@
+"""The scheduled sweep, with controlled time: leases expire, SLAs breach, scores age."""
+from datetime import timedelta
+
+from chalicelib import clock
+from chalicelib.services import sweep
+from chalicelib.storage.models import Outbox, Ticket
+
+from .conftest import bearer, sms
+
+
+def queued_ticket(stack, http, text="Where is my bag?"):
+    sms(stack, http, "SM" + "1" * 32, text)
+    stack.pump.drain()
+    return next(iter(Ticket.queue_rank.query("general")))
+
+
+def test_an_unaccepted_claim_returns_to_the_queue_when_its_lease_ends(stack, http):
+    ticket = queued_ticket(stack, http)
+    http.post("/queues/general/claim", headers=bearer(stack.settings, "bob"))
+    held = Ticket.get(ticket.id)
+    assert held.assignee == "bob" and held.due_at <= clock.sortable(held.lease_expires_at)
+    done = sweep.run(held.lease_expires_at + timedelta(seconds=1))
+    assert done["leases"] == 1
+    back = Ticket.get(ticket.id)
+    assert (back.assignee, back.status, back.queue_slot) == (None, "open", "general")
+    assert any(o.payload.get("what", "").startswith("lease expired") for o in Outbox.scan())
+
+
+def test_an_accepted_claim_is_not_taken_back(stack, http):
+    ticket = queued_ticket(stack, http)
+    http.post("/queues/general/claim", headers=bearer(stack.settings, "bob"))
+    http.post(f"/tickets/{ticket.id}/accept", headers=bearer(stack.settings, "bob"))
+    sweep.run(clock.now() + timedelta(seconds=stack.settings.lease_seconds + 1))
+    assert Ticket.get(ticket.id).assignee == "bob"
+
+
+def test_a_missed_first_response_escalates_to_the_top_of_the_queue_and_alerts(stack, http):
+    calm = queued_ticket(stack, http, "Just a question about seats")
+    done = sweep.run(Ticket.get(calm.id).sla_due_at + timedelta(seconds=1))
+    assert done["breaches"] == 1
+    breached = Ticket.get(calm.id)
+    assert breached.sla_breached_at and breached.history[-1]["cause"] == "SLA breach"
+    assert any(o.payload.get("what", "").startswith("SLA breach") for o in Outbox.scan())
+    sms(stack, http, "SM" + "2" * 32, "My bag is lost and I am furious!!! Terrible service", sender="+14155550888")
+    stack.pump.drain()
+    ranked = list(Ticket.queue_rank.query("general"))
+    assert ranked[0].id == calm.id and ranked[1].jet["score"] > ranked[0].jet["score"]
+
+
+def test_waiting_raises_effort_when_time_passes(stack, http):
+    ticket = queued_ticket(stack, http)
+    later = clock.now() + timedelta(hours=3)
+    sweep.run(later)
+    effort = next(i for i in Ticket.get(ticket.id).jet["indicators"] if i["key"] == "effort")
+    assert effort["value"] > 0 and "waited 3.0 h" in effort["reason"]
+
+
+def test_the_sweep_reads_nothing_when_nothing_is_due(stack, http):
+    queued_ticket(stack, http)
+    assert sweep.run(clock.now()) == {"leases": 0, "breaches": 0, "rescored": 0}
