@@ -14,7 +14,7 @@ from chalicelib.auth import tokens
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from chalicelib.services import (agents, chat, conversations, intake, mail, notifier, presenters, providers,
-                                 queues, replay, sweep, tickets)
+                                 jetconfig, queues, replay, sweep, tickets, whatif)
 from chalicelib.settings import get_settings
 from chalicelib.storage import models
 
@@ -298,6 +298,25 @@ def dead_letters():
 def replay_dead_letter(letter_id):
     supervisor()
     return replay.replay(letter_id)
+
+
+@app.route("/admin/jet-config", authorizer=agent_token)
+def jet_config():
+    supervisor()
+    return jetconfig.read()
+
+
+@app.route("/admin/jet-config", methods=["PUT"], content_types=[JSON], authorizer=agent_token)
+def save_jet_config():
+    who = supervisor()
+    config = json_body("jet_config")
+    return jetconfig.save(who.id, config, expected_version=config.get("version"))
+
+
+@app.route("/admin/jet-config/what-if", methods=["POST"], content_types=[JSON], authorizer=agent_token)
+def jet_what_if():
+    who = supervisor()
+    return whatif.compare(list(who.queues), json_body("jet_config"))
 
 
 # ---- local stage only -----------------------------------------------------

@@ -10,36 +10,7 @@ from datetime import datetime
 from typing import Any, Optional, Sequence
 
 from . import sentiment
-
-DEFAULT_CONFIG: dict[str, Any] = {
-    "weights": {"journey": 0.4, "experience": 0.3, "ticket": 0.3},
-    "bands": [["P1", 60], ["P2", 40], ["P3", 20], ["P4", 0]],
-    "priorities": {
-        "cancellation": 1.0, "missed_connection": 1.0, "special_assistance": 0.9,
-        "delay": 0.8, "baggage": 0.6, "complaint": 0.6, "refund": 0.5,
-        "information": 0.3, "other": 0.5,
-    },
-    # First matching intent wins; phrases are matched as whole words, any language.
-    "intents": [
-        ["missed_connection", ["missed (my )?connection", "missed my flight", "correspondance manqu[ée]e",
-                               "rat[ée] (ma|la) correspondance"]],
-        ["cancellation", ["cancel+ed", "cancel+ation", "annul[ée]+", "annulation"]],
-        ["special_assistance", ["wheelchair", "assistance", "fauteuil roulant", "unaccompanied minor",
-                                "mobilit[ée] r[ée]duite"]],
-        ["delay", ["delay(ed)?", "late", "retard[ée]?"]],
-        ["baggage", ["bag(gage|s)?", "luggage", "suitcase", "bagages?", "valise"]],
-        ["refund", ["refund", "money back", "rembours\\w*"]],
-        ["complaint", ["complain\\w*", "unacceptable", "r[ée]clamation", "inadmissible"]],
-        ["information", ["how (do|can) i", "what time", "can i", "comment", "quelle heure", "est-ce que"]],
-    ],
-    "value": {
-        "loyalty_tier": {"none": 0.0, "silver": 0.4, "gold": 0.7, "platinum": 1.0},
-        "fare_class": {"economy": 0.1, "premium_economy": 0.4, "business": 0.7, "first": 1.0},
-    },
-    "care": {"UMNR": 1.0, "MEDA": 1.0, "STCR": 1.0, "WCHC": 0.9, "WCHS": 0.8, "WCHR": 0.7,
-             "BLND": 0.7, "DEAF": 0.7, "DPNA": 0.8, "PETC": 0.3},
-    "time_pressure_hours": {"urgent": 3, "horizon": 72},
-}
+from .conditions import Context, matches
 
 INDICATORS = ("time_pressure", "disruption", "mood", "effort", "value", "care_needs")
 
@@ -83,7 +54,7 @@ def _either(a: float, b: float) -> float:
     return 1 - (1 - a) * (1 - b)
 
 
-def recognise_intent(texts: Sequence[str], config: dict[str, Any] = DEFAULT_CONFIG) -> str:
+def recognise_intent(texts: Sequence[str], config: dict[str, Any]) -> str:
     text = " ".join(texts).lower()
     for intent, phrases in config["intents"]:
         if any(re.search(rf"\b{p}\b", text) for p in phrases):
@@ -189,17 +160,6 @@ def care_needs(f: Facts, config: dict[str, Any]) -> Indicator:
     return Indicator("care_needs", max(config["care"][c] for c in codes), "needs " + ", ".join(codes))
 
 
-_RECOMMENDATIONS = (
-    (lambda i, intent: "cancelled" in i["disruption"].reason, "Acknowledge the cancellation first"),
-    (lambda i, intent: i["disruption"].value >= 0.6, "Offer rebooking on the next available flight"),
-    (lambda i, intent: "WCH" in i["care_needs"].reason, "Confirm wheelchair assistance at the new gate"),
-    (lambda i, intent: "UMNR" in i["care_needs"].reason, "Confirm who accompanies the minor at each step"),
-    (lambda i, intent: i["mood"].value >= 0.5, "Acknowledge how they feel before solving"),
-    (lambda i, intent: i["effort"].value >= 0.4, "Apologise for the effort; do not ask them to repeat themselves"),
-    (lambda i, intent: i["time_pressure"].value >= 0.7, "Departure is close: solve it in this reply"),
-)
-
-
 @dataclass(frozen=True)
 class Score:
     score: float
@@ -223,7 +183,7 @@ class Score:
         }
 
 
-def score(f: Facts, config: dict[str, Any] = DEFAULT_CONFIG) -> Score:
+def score(f: Facts, config: dict[str, Any]) -> Score:
     intent = f.intent or recognise_intent(f.texts, config)
     ind = {i.key: i for i in (time_pressure(f, config), disruption(f, intent), mood(f), effort(f),
                               value_indicator(f, config), care_needs(f, config))}
@@ -234,6 +194,7 @@ def score(f: Facts, config: dict[str, Any] = DEFAULT_CONFIG) -> Score:
     p = config["priorities"].get(intent, config["priorities"]["other"])
     status = 100 * (w["journey"] * p * j + w["experience"] * p * e + w["ticket"] * p * t)
     tier = next(name for name, floor in config["bands"] if status >= floor)
-    recs = tuple(text for rule, text in _RECOMMENDATIONS if rule(ind, intent))
+    ctx = Context(intent=intent, tier=tier, language=f.language, indicators=ind)
+    recs = tuple(rule["text"] for rule in config["recommendations"] if matches(rule["when"], ctx))
     return Score(status, tier, p, intent, j, e, t, dict(w),
                  tuple(ind[k] for k in INDICATORS), recs)

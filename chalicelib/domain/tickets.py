@@ -5,24 +5,13 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
+from .conditions import Context, matches
+
 OPEN_STATES = ("open", "assigned", "pending")
-DISRUPTION_INTENTS = ("cancellation", "missed_connection", "delay")
 
-# Ordered routing rules; the first match wins, the last is the default.
-DEFAULT_ROUTES: tuple[dict[str, Any], ...] = (
-    {"when": {"intent": DISRUPTION_INTENTS}, "queue": "disruption"},
-    {"when": {"disruption_at_least": 0.6}, "queue": "disruption"},
-    {"when": {}, "queue": "general"},
-)
-
-
-# First-response targets per JET tier.
-SLA_FIRST_RESPONSE = {"P1": timedelta(minutes=15), "P2": timedelta(hours=1),
-                      "P3": timedelta(hours=4), "P4": timedelta(hours=24)}
-
-
-def sla_due(created_at: datetime, tier: str) -> datetime:
-    return created_at + SLA_FIRST_RESPONSE[tier]
+def sla_due(created_at: datetime, tier: str, config: dict[str, Any]) -> datetime:
+    """First-response target of the tier, from the JET configuration."""
+    return created_at + timedelta(minutes=config["sla_first_response_minutes"][tier])
 
 
 REF_PATTERN = re.compile(r"\bJD-([0-9A-HJKMNP-TV-Z]{8})\b", re.IGNORECASE)
@@ -59,15 +48,11 @@ def state_key(status: str, ticket_id: str) -> str:
     return f"{'open' if status in OPEN_STATES else 'closed'}#{ticket_id}"
 
 
-def route(intent: str, indicators: dict[str, float],
-          rules: tuple[dict[str, Any], ...] = DEFAULT_ROUTES) -> str:
-    for rule in rules:
-        when = rule["when"]
-        if "intent" in when and intent not in when["intent"]:
-            continue
-        if "disruption_at_least" in when and indicators.get("disruption", 0) < when["disruption_at_least"]:
-            continue
-        return rule["queue"]
+def route(ctx: Context, routes: list[dict[str, Any]]) -> str:
+    """The queue of the first matching rule (the configuration's last rule matches everything)."""
+    for rule in routes:
+        if matches(rule["when"], ctx):
+            return rule["queue"]
     raise ValueError("routing rules need a default rule")
 
 

@@ -148,8 +148,6 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     ticket.updated_at = now
     ticket.reply_to = _reply_to(msg, ticket)
     result = scoring.rescore(ticket, who.customer, "new ticket" if is_new_ticket else "customer wrote again", now)
-    if not ticket.first_response_at:
-        ticket.sla_due_at = rules.sla_due(ticket.created_at, result.tier)
 
     writes: list = [message]
     if not msg.automated:

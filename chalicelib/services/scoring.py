@@ -5,7 +5,9 @@ from datetime import datetime
 
 from .. import clock
 from ..domain import jet, tickets as rules
+from ..domain.conditions import Context
 from ..storage.models import Customer, Ticket
+from . import jetconfig
 
 HISTORY_KEPT = 20
 
@@ -23,15 +25,20 @@ def facts(ticket: Ticket, customer: Customer, now: datetime) -> jet.Facts:
 
 def rescore(ticket: Ticket, customer: Customer, cause: str, now: datetime | None = None) -> jet.Score:
     """Score the ticket, keep the explanation and history, re-route and re-rank it if queued."""
-    now = now or clock.now()
-    result = jet.score(facts(ticket, customer, now))
+    now, config = now or clock.now(), jetconfig.current()
+    result = jet.score(facts(ticket, customer, now), config)
+    before = (ticket.jet or {}).get("score")
     ticket.jet = result.to_dict()
     ticket.intent = result.intent
-    entry = {"at": clock.iso(now), "score": round(result.score, 1), "tier": result.tier, "cause": cause}
+    entry = {"at": clock.iso(now), "from": before, "score": round(result.score, 1), "tier": result.tier,
+             "cause": cause, "config_version": config.get("version")}
     ticket.history = (list(ticket.history or []) + [entry])[-HISTORY_KEPT:]
+    if not ticket.first_response_at:
+        ticket.sla_due_at = rules.sla_due(ticket.created_at, result.tier, config)
     if ticket.status == "open" and not ticket.assignee:
-        values = {i.key: i.value for i in result.indicators}
-        ticket.queue = rules.route(result.intent, values)
+        ctx = Context(intent=result.intent, tier=result.tier, channel=ticket.channel, language=ticket.language,
+                      indicators={i.key: i for i in result.indicators})
+        ticket.queue = rules.route(ctx, config["routes"])
         ticket.queue_slot = ticket.queue
         ticket.rank = rules.rank_for(result.score, ticket.id, breached=ticket.sla_breached_at is not None)
     else:

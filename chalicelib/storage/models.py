@@ -271,6 +271,17 @@ class RateCounter(_Base):
     expires_at = TTLAttribute()
 
 
+class Setting(_Base):
+    """Versioned configuration: ``jet`` is the one in force, ``jet#v<n>`` every version saved."""
+    class Meta(_Base.Meta):
+        table_name = "settings"
+
+    key = UnicodeAttribute(hash_key=True)
+    value = JSONAttribute()
+    updated_by = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
 class DeadLetter(_Base):
     """A payload we could not take or finish, with the reason; replayable."""
     class Meta(_Base.Meta):
@@ -289,7 +300,7 @@ class DeadLetter(_Base):
 
 
 ALL_MODELS = (InboundMessage, Customer, Identity, Ticket, Message, Outbox,
-              Agent, Queue, DeadLetter, RateCounter, ChatConnection)
+              Agent, Queue, DeadLetter, RateCounter, ChatConnection, Setting)
 
 
 _shared: dict[str, Connection] = {}

@@ -27,7 +27,7 @@ def sink():
 def stack(sink):
     """A fresh AWS (moto), tables and demo data; yields the app module and a pump."""
     from chalicelib.settings import Settings, override_settings
-    from chalicelib.services import ingest, providers
+    from chalicelib.services import ingest, jetconfig, providers
     from infra.local import demo
     from infra.local.pump import EventPump
 
@@ -35,6 +35,7 @@ def stack(sink):
         settings = Settings.from_env(os.environ)
         override_settings(settings)
         providers.reset()
+        jetconfig.forget()
         demo.create_resources(settings)
         demo.seed()
         import app

@@ -2,9 +2,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from chalicelib.config import DEFAULT_JET
 from chalicelib.domain import jet
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+
+
+def score_of(f):
+    return jet.score(f, DEFAULT_JET)
 
 
 def facts(**kw):
@@ -21,7 +26,7 @@ def indicators(score):
 
 
 def test_every_indicator_is_present_bounded_and_explained():
-    score = jet.score(facts(texts=["hello"]))
+    score = score_of(facts(texts=["hello"]))
     assert [i.key for i in score.indicators] == list(jet.INDICATORS)
     for i in score.indicators:
         assert 0.0 <= i.value <= 1.0 and i.reason and i.level in ("low", "medium", "high")
@@ -30,16 +35,16 @@ def test_every_indicator_is_present_bounded_and_explained():
 
 def test_a_confirmed_cancellation_outranks_the_same_words_alone():
     words = ["My flight was cancelled"]
-    reported = jet.score(facts(texts=words))
-    confirmed = jet.score(facts(texts=words, journey={"segments": [segment("cancelled")]}))
+    reported = score_of(facts(texts=words))
+    confirmed = score_of(facts(texts=words, journey={"segments": [segment("cancelled")]}))
     assert confirmed.score > reported.score
     assert indicators(confirmed)["disruption"].value == 1.0
     assert "cancelled" in indicators(confirmed)["disruption"].reason
 
 
 def test_a_cancellation_outranks_a_question():
-    assert jet.score(facts(texts=["my flight is cancelled"])).score > \
-        jet.score(facts(texts=["what time does check-in open?"])).score
+    assert score_of(facts(texts=["my flight is cancelled"])).score > \
+        score_of(facts(texts=["what time does check-in open?"])).score
 
 
 @pytest.mark.parametrize("text, intent", [
@@ -52,41 +57,41 @@ def test_a_cancellation_outranks_a_question():
     ("hello there", "other"),
 ])
 def test_intent_is_recognised_in_english_and_french(text, intent):
-    assert jet.recognise_intent([text]) == intent
+    assert jet.recognise_intent([text], DEFAULT_JET) == intent
 
 
 def test_time_pressure_counts_a_cancelled_segment_that_has_not_left():
-    soon = jet.score(facts(journey={"segments": [segment("cancelled", hours=2)]}))
-    later = jet.score(facts(journey={"segments": [segment("cancelled", hours=48)]}))
+    soon = score_of(facts(journey={"segments": [segment("cancelled", hours=2)]}))
+    later = score_of(facts(journey={"segments": [segment("cancelled", hours=48)]}))
     assert indicators(soon)["time_pressure"].value == 1.0
     assert 0 < indicators(later)["time_pressure"].value < 1.0
 
 
 def test_departed_and_past_segments_put_no_time_pressure():
-    score = jet.score(facts(journey={"segments": [segment("departed", hours=1), segment(hours=-3)]}))
+    score = score_of(facts(journey={"segments": [segment("departed", hours=1), segment(hours=-3)]}))
     assert indicators(score)["time_pressure"].value == 0.0
 
 
 def test_an_angry_message_raises_mood_and_a_calm_one_does_not():
-    angry = indicators(jet.score(facts(texts=["This is terrible, I am furious and nobody helps!!!"])))["mood"]
-    calm = indicators(jet.score(facts(texts=["Thanks, have a nice day"])))["mood"]
+    angry = indicators(score_of(facts(texts=["This is terrible, I am furious and nobody helps!!!"])))["mood"]
+    calm = indicators(score_of(facts(texts=["Thanks, have a nice day"])))["mood"]
     assert angry.value > 0.5 > calm.value
 
 
 def test_mood_stays_neutral_with_a_reason_where_there_is_no_sentiment_model():
-    mood = indicators(jet.score(facts(texts=["C'est inadmissible !"], language="fr")))["mood"]
+    mood = indicators(score_of(facts(texts=["C'est inadmissible !"], language="fr")))["mood"]
     assert mood.value == 0.0 and "no sentiment model" in mood.reason
 
 
 def test_repeat_contacts_channel_switches_and_waiting_raise_effort():
-    first = indicators(jet.score(facts()))["effort"].value
-    weary = indicators(jet.score(facts(inbound_count=4, channels_used=2,
+    first = indicators(score_of(facts()))["effort"].value
+    weary = indicators(score_of(facts(inbound_count=4, channels_used=2,
                                        created_at=NOW - timedelta(hours=5))))["effort"].value
     assert first == 0.0 and weary > 0.5
 
 
 def test_value_and_care_needs_come_from_the_profile():
-    score = jet.score(facts(profile={"loyalty_tier": "gold", "fare_class": "economy",
+    score = score_of(facts(profile={"loyalty_tier": "gold", "fare_class": "economy",
                                      "special_services": ["WCHR", "XXXX"]}))
     assert indicators(score)["value"].value == 0.7
     assert indicators(score)["care_needs"].value == 0.7
@@ -94,7 +99,7 @@ def test_value_and_care_needs_come_from_the_profile():
 
 
 def test_the_score_follows_the_formula():
-    score = jet.score(facts(texts=["my flight is cancelled"], profile={"loyalty_tier": "platinum"}))
+    score = score_of(facts(texts=["my flight is cancelled"], profile={"loyalty_tier": "platinum"}))
     w = score.weights
     expected = 100 * score.priority * (w["journey"] * score.journey + w["experience"] * score.experience
                                        + w["ticket"] * score.ticket)

@@ -1,6 +1,10 @@
 from datetime import datetime, timezone
 
+from types import SimpleNamespace
+
+from chalicelib.config import DEFAULT_JET
 from chalicelib.domain import tickets
+from chalicelib.domain.conditions import Context
 
 
 def test_a_higher_score_ranks_first():
@@ -16,9 +20,12 @@ def test_scores_at_the_edges_keep_fixed_width_ranks():
 
 
 def test_disruption_intents_route_to_the_disruption_queue():
-    assert tickets.route("cancellation", {}) == "disruption"
-    assert tickets.route("baggage", {"disruption": 0.9}) == "disruption"
-    assert tickets.route("baggage", {"disruption": 0.0}) == "general"
+    routes = DEFAULT_JET["routes"]
+    disrupted = {"disruption": SimpleNamespace(value=0.9, reason="AF1 is cancelled")}
+    calm = {"disruption": SimpleNamespace(value=0.0, reason="no disruption known")}
+    assert tickets.route(Context("cancellation"), routes) == "disruption"
+    assert tickets.route(Context("baggage", indicators=disrupted), routes) == "disruption"
+    assert tickets.route(Context("baggage", indicators=calm), routes) == "general"
 
 
 def test_the_ref_is_short_and_comes_from_the_id():
@@ -32,7 +39,7 @@ def test_open_states_sort_apart_from_closed_ones():
 
 def test_sla_is_tighter_for_higher_tiers():
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert tickets.sla_due(t0, "P1") < tickets.sla_due(t0, "P4")
+    assert tickets.sla_due(t0, "P1", DEFAULT_JET) < tickets.sla_due(t0, "P4", DEFAULT_JET)
 
 
 def test_supervisors_and_queue_members_may_work_a_queue_others_may_not():

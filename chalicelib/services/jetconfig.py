@@ -1,0 +1,92 @@
+"""The JET configuration in force: packaged defaults until a supervisor saves a new version.
+
+Versions are kept (audit); every container re-reads the current one at most every
+CACHE_SECONDS, so a change reaches all scoring within that time.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from pynamodb.exceptions import PutError
+
+from .. import clock
+from ..config import DEFAULT_JET
+from ..errors import Conflict, Unprocessable
+from ..storage.models import Setting
+from .. import validation
+
+CACHE_SECONDS = 30
+CURRENT = "jet"
+_cache: dict[str, Any] = {"at": 0.0, "config": None}
+
+
+def check(config: dict[str, Any]) -> dict[str, Any]:
+    """Schema first, then what a schema cannot say; raises Unprocessable with every problem."""
+    errors = [{"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message}
+              for e in validation.validator("jet_config").iter_errors(config)]
+    if not errors:
+        errors += _semantics(config)
+    if errors:
+        raise Unprocessable("the JET configuration is not valid", errors)
+    return config
+
+
+def _semantics(config: dict[str, Any]) -> list[dict[str, str]]:
+    problems = []
+    if abs(sum(config["weights"].values()) - 1.0) > 1e-6:
+        problems.append({"path": "/weights", "message": "weights must add up to 1"})
+    floors = [floor for _, floor in config["bands"]]
+    if floors != sorted(floors, reverse=True) or floors[-1] != 0:
+        problems.append({"path": "/bands", "message": "bands go from the highest floor down to 0"})
+    missing = {tier for tier, _ in config["bands"]} - set(config["sla_first_response_minutes"])
+    if missing:
+        problems.append({"path": "/sla_first_response_minutes", "message": f"no target for {sorted(missing)}"})
+    if config["routes"][-1]["when"]:
+        problems.append({"path": "/routes", "message": "the last route must be the default (empty when)"})
+    if config["time_pressure_hours"]["urgent"] >= config["time_pressure_hours"]["horizon"]:
+        problems.append({"path": "/time_pressure_hours", "message": "urgent must be below horizon"})
+    return problems
+
+
+def current() -> dict[str, Any]:
+    if _cache["config"] is None or time.monotonic() - _cache["at"] > CACHE_SECONDS:
+        try:
+            _cache["config"] = Setting.get(CURRENT).value
+        except Setting.DoesNotExist:
+            _cache["config"] = DEFAULT_JET
+        _cache["at"] = time.monotonic()
+    return _cache["config"]
+
+
+def forget() -> None:
+    _cache["config"] = None
+
+
+def read() -> dict[str, Any]:
+    try:
+        item = Setting.get(CURRENT, consistent_read=True)
+        return {"config": item.value, "version": item.value["version"], "updated_by": item.updated_by,
+                "updated_at": clock.iso(item.updated_at)}
+    except Setting.DoesNotExist:
+        return {"config": DEFAULT_JET, "version": DEFAULT_JET["version"], "updated_by": None, "updated_at": None}
+
+
+def save(who: str, config: dict[str, Any], expected_version: Optional[int] = None) -> dict[str, Any]:
+    """A new version (audited as its own item); refused if someone saved in between."""
+    check(config)
+    base = read()["version"]
+    if expected_version is not None and expected_version != base:
+        raise Conflict(f"the configuration is at version {base}, not {expected_version}")
+    version, now = base + 1, clock.now()
+    config = {**config, "version": version}
+    try:
+        Setting(f"{CURRENT}#v{version}", value=config, updated_by=who, updated_at=now).save(
+            condition=Setting.key.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict("someone saved a new version at the same time; read it and try again") from None
+        raise
+    Setting(CURRENT, value=config, updated_by=who, updated_at=now).save()
+    forget()
+    return read()
