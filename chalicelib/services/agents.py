@@ -1,12 +1,15 @@
 """Who is asking: the agent behind a verified token, and what they may touch."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..auth.tokens import Principal
 from ..domain import tickets as rules
 from ..errors import Forbidden
 from ..storage.models import Agent, Ticket
+
+
+DEFAULT_CAPACITY = 5
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,14 @@ class Actor:
     role: str
     queues: tuple[str, ...]
     languages: tuple[str, ...]
+    capacity: dict = field(default_factory=dict)
+    load: dict = field(default_factory=dict)
+
+    def limit(self, channel: str) -> int:
+        return int(self.capacity.get(channel, self.capacity.get("default", DEFAULT_CAPACITY)))
+
+    def has_room(self, channel: str) -> bool:
+        return int(self.load.get(channel, 0)) < self.limit(channel)
 
     @property
     def is_supervisor(self) -> bool:
@@ -36,8 +47,22 @@ def actor(principal: Principal) -> Actor:
         agent = Agent.get(principal.agent_id)
     except Agent.DoesNotExist:
         raise Forbidden("no agent with this identity") from None
+    return actor_of(agent)
+
+
+def actor_of(agent: Agent) -> Actor:
     role = "supervisor" if agent.role == "supervisor" else "agent"
-    return Actor(agent.id, role, tuple(agent.queues or ()), tuple(agent.languages or ()))
+    return Actor(agent.id, role, tuple(agent.queues or ()), tuple(agent.languages or ()),
+                 agent.capacity.as_dict() if agent.capacity else {}, agent.load.as_dict() if agent.load else {})
+
+
+def load_of(agent_id: str, channel: str, delta: int, limit: int | None = None) -> tuple:
+    """A transaction update of an agent's load on one channel; with ``limit``, only while below it."""
+    actions = [Agent.load[channel].add(delta)]
+    if limit is None:
+        return Agent(agent_id), actions, Agent.id.exists()
+    room = Agent.load[channel].does_not_exist() | (Agent.load[channel] < limit)
+    return Agent(agent_id), actions, Agent.id.exists() & room
 
 
 def require_queue(who: Actor, queue: str) -> None:

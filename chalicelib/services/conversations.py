@@ -16,7 +16,7 @@ from ..domain import contacts, language, tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import Customer, Identity, InboundMessage as InboundItem, Message, Ticket, transaction
-from . import customers, outbox, scoring, sweep
+from . import agents, customers, outbox, scoring, sweep
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
@@ -65,6 +65,7 @@ def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime) -> O
         return ticket
     if ticket.resolved_at and now - ticket.resolved_at <= timedelta(days=get_settings().reopen_days):
         ticket.status = "assigned" if ticket.assignee else "open"
+        ticket.reopened = True
         ticket.state_key, ticket.resolved_at = rules.state_key(ticket.status, ticket.id), None
         return ticket
     return None
@@ -161,7 +162,10 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
                       created_at=now, author="system", delivery_status="pending")
         writes += [ack, outbox.customer_message(ticket, ack)]
 
-    _commit(item, ticket, who, writes)
+    # a reopened ticket weighs on its agent again (no capacity check: it is already theirs)
+    load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if getattr(ticket, "reopened", False) \
+        and ticket.assignee else []
+    _commit(item, ticket, who, writes, updates=load)
     log.info("threaded", extra={"inbound": item.key, "ticket": ticket.id, "new_ticket": is_new_ticket,
                                 "score": result.score, "queue": ticket.queue, "language": ticket.language})
     return ticket.id
@@ -216,8 +220,9 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: customers.Resoluti
             if outcome:
                 done.append(InboundItem.reason.set(outcome))
             tx.update(item, actions=done, condition=InboundItem.status == "stored")
-            for model, actions in updates:
-                tx.update(model, actions=actions, add_version_condition=False)
+            for model, actions, *condition in updates:
+                tx.update(model, actions=actions, condition=condition[0] if condition else None,
+                          add_version_condition=False)
             if who.changed:
                 tx.save(who.customer, condition=Customer.id.does_not_exist() if who.is_new else None)
             for identity in who.new_identities:  # new, or taking over an unverified claim

@@ -4,14 +4,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Optional
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError
 
 from .. import clock
 from ..domain import timers
+from ..domain.inbound import CHANNELS
 from ..errors import BadRequest
 from ..settings import get_settings
-from ..storage.models import Ticket
-from . import presenters
+from ..storage.models import Ticket, transaction
+from . import agents, presenters
 from .agents import Actor, require_queue
 
 CANDIDATES = 10
@@ -45,29 +46,36 @@ def tickets(who: Actor, queue: str, cursor: Optional[str] = None, limit: Optiona
 def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
     """Reserve the best ticket this agent may take; None when there is none.
 
-    The index read is eventually consistent, so every candidate is taken with a
-    conditional write: it must still be queued here and unassigned.
+    The index read is eventually consistent, so every candidate is taken in one
+    transaction with two conditions: it is still queued here and unassigned, and
+    the agent still has room on its channel. Work per claim is bounded by
+    CANDIDATES, whatever the queue's depth.
     """
     require_queue(who, queue)
     now = clock.now()
     lease_until = now + timedelta(seconds=get_settings().lease_seconds)
+    full = {c for c in CHANNELS if not who.has_room(c)}
     for candidate in Ticket.queue_rank.query(queue, limit=CANDIDATES):
-        if not who.speaks(candidate.language):
+        if not who.speaks(candidate.language) or candidate.channel in full:
             continue
+        taken = [Ticket.assignee.set(who.id), Ticket.status.set("assigned"),
+                 Ticket.lease_expires_at.set(lease_until), Ticket.updated_at.set(now),
+                 Ticket.queue_slot.remove(), Ticket.rank.remove(),
+                 Ticket.timer_shard.set(timers.shard(candidate.id)),
+                 Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))]
+        agent, load, room = agents.load_of(who.id, candidate.channel, +1, who.limit(candidate.channel))
         try:
-            candidate.update(
-                actions=[Ticket.assignee.set(who.id), Ticket.status.set("assigned"),
-                         Ticket.lease_expires_at.set(lease_until), Ticket.updated_at.set(now),
-                         Ticket.queue_slot.remove(), Ticket.rank.remove(),
-                         Ticket.timer_shard.set(timers.shard(candidate.id)),
-                         Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))],
-                condition=(Ticket.queue_slot == queue) & Ticket.assignee.does_not_exist()
-                & (Ticket.status == "open"),
-                add_version_condition=False,
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                continue
-            raise
-        return candidate, lease_until
+            with transaction() as tx:
+                tx.update(candidate, actions=taken, add_version_condition=False,
+                          condition=(Ticket.queue_slot == queue) & Ticket.assignee.does_not_exist()
+                          & (Ticket.status == "open"))
+                tx.update(agent, actions=load, condition=room, add_version_condition=False)
+        except TransactWriteError as exc:
+            reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                full.add(candidate.channel)  # at capacity on this channel (someone else's claim won)
+            elif exc.cause_response_code != "TransactionCanceledException":
+                raise
+            continue
+        return Ticket.get(candidate.id, consistent_read=True), lease_until
     return None

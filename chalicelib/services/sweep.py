@@ -14,7 +14,7 @@ from pynamodb.exceptions import TransactWriteError
 from .. import clock
 from ..domain import tickets as rules, timers
 from ..storage.models import Customer, Ticket, transaction
-from . import outbox, scoring
+from . import agents, outbox, scoring
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -45,7 +45,9 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     if not ticket.due_at or ticket.due_at > clock.sortable(now):
         return []  # changed since the index was read
     did, others = [], []
+    updates = []
     if ticket.lease_expires_at and ticket.lease_expires_at <= now:
+        updates.append(agents.load_of(ticket.assignee, ticket.channel, -1))
         ticket.assignee = ticket.lease_expires_at = None
         ticket.status = "open"
         others.append(outbox.agent_alert(ticket, "lease expired: back in the queue"))
@@ -65,6 +67,8 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
             tx.save(ticket)
             for item in others:
                 tx.save(item)
+            for model, actions, condition in updates:
+                tx.update(model, actions=actions, condition=condition, add_version_condition=False)
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise

@@ -10,6 +10,7 @@ from ..domain import contacts, tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Customer, Message, Ticket, transaction
 from . import customers, outbox, presenters, scoring, sweep
+from . import agents
 from .agents import Actor
 
 ATTEMPTS = 3
@@ -50,8 +51,9 @@ def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
 
 
 def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Ticket:
-    """Apply ``change`` to a fresh read and save it with what it returns, in one transaction;
-    a concurrent change (version conflict) is retried from a new read."""
+    """Apply ``change`` to a fresh read and write it with what it returns, in one transaction:
+    ``(item, condition)`` pairs are saved, ``(model, actions, condition)`` triples updated (agent
+    loads). A concurrent change (version or capacity condition) is retried from a new read."""
     for _ in range(ATTEMPTS):
         ticket = _visible(who, ticket_id)
         ticket.updated_at = clock.now()
@@ -60,14 +62,22 @@ def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Tic
         try:
             with transaction() as tx:
                 tx.save(ticket)
-                for item, condition in others:
-                    tx.save(item, condition=condition)
+                for op in others:
+                    if len(op) == 3:
+                        tx.update(op[0], actions=op[1], condition=op[2], add_version_condition=False)
+                    else:
+                        tx.save(op[0], condition=op[1])
         except TransactWriteError as exc:
             if exc.cause_response_code == "TransactionCanceledException":
                 continue
             raise
         return ticket
-    raise Conflict("the ticket kept changing; try again")
+    raise Conflict("the ticket kept changing, or the agent is at capacity; try again")
+
+
+def _freed(ticket: Ticket) -> list:
+    """The load a held ticket stops weighing on its assignee."""
+    return [agents.load_of(ticket.assignee, ticket.channel, -1)] if ticket.assignee else []
 
 
 def _must_hold(who: Actor, ticket: Ticket) -> None:
@@ -94,14 +104,18 @@ def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:
         message = Message(ticket.id, clock.new_id(), direction="outbound",
                           channel=ticket.reply_to.get("channel", ticket.channel), text=text,
                           created_at=ticket.updated_at, author=who.id, delivery_status="pending")
+        load = []
         if ticket.assignee == who.id:
             ticket.lease_expires_at = None  # replying accepts the claim
         elif not ticket.assignee and not who.is_supervisor:
+            if not who.has_room(ticket.channel):
+                raise Conflict(f"you are at capacity on {ticket.channel}")
             ticket.assignee, ticket.status, ticket.lease_expires_at = who.id, "assigned", None
             ticket.queue_slot = ticket.rank = None
+            load = [agents.load_of(who.id, ticket.channel, +1, who.limit(ticket.channel))]
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
         written[:] = [message]
-        return [(message, Message.id.does_not_exist()), (outbox.customer_message(ticket, message), None)]
+        return load + [(message, Message.id.does_not_exist()), (outbox.customer_message(ticket, message), None)]
 
     _change(who, ticket_id, change)
     return presenters.message(written[0])
@@ -119,8 +133,9 @@ def accept(who: Actor, ticket_id: str) -> dict[str, Any]:
 def release(who: Actor, ticket_id: str) -> dict[str, Any]:
     def change(ticket: Ticket) -> list:
         _must_hold(who, ticket)
+        freed = _freed(ticket)
         _unassign(ticket)
-        return [(outbox.agent_alert(ticket, "released"), None)]
+        return freed + [(outbox.agent_alert(ticket, "released"), None)]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -137,12 +152,15 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             _must_hold(who, ticket)
         if queue and not who.may_work(queue) and not who.is_supervisor and ticket.assignee != who.id:
             raise Forbidden(f"not a member of queue {queue!r}")
+        moves = _freed(ticket)
         _unassign(ticket, queue)
         if agent:
             if target.role != "supervisor" and ticket.queue not in (target.queues or []):
                 raise Conflict(f"{agent} does not work queue {ticket.queue!r}")
             ticket.assignee, ticket.status, ticket.queue_slot, ticket.rank = agent, "assigned", None, None
-        return [(outbox.agent_alert(ticket, f"transferred by {who.id}"), None)]
+            limit = agents.actor_of(target).limit(ticket.channel)
+            moves.append(agents.load_of(agent, ticket.channel, +1, limit))
+        return moves + [(outbox.agent_alert(ticket, f"transferred by {who.id}"), None)]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -153,13 +171,14 @@ def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
             _must_hold(who, ticket)
         if ticket.status == "resolved":
             raise Conflict("already resolved")
+        freed = _freed(ticket) if ticket.status == "assigned" else []
         ticket.status, ticket.resolved_at = "resolved", ticket.updated_at
         ticket.state_key = rules.state_key("resolved", ticket.id)
         ticket.queue_slot = ticket.rank = ticket.lease_expires_at = None
         customer = Customer.get(ticket.customer_id, consistent_read=True)
         if customer.open_ticket_id == ticket.id:
             customer.open_ticket_id, customer.last_ticket_id = None, ticket.id
-        return [(customer, None), (outbox.integrator_event(ticket, "ticket.resolved"), None)]
+        return freed + [(customer, None), (outbox.integrator_event(ticket, "ticket.resolved"), None)]
     return presenters.ticket(_change(who, ticket_id, change))
 
 

@@ -220,6 +220,8 @@ class Agent(_Base):
     role = UnicodeAttribute(default="agent")  # agent | supervisor
     queues = ListAttribute(of=UnicodeAttribute, default=list)
     languages = ListAttribute(of=UnicodeAttribute, default=list)
+    capacity = MapAttribute(default=dict)   # channel (or "default") → most tickets held at once
+    load = MapAttribute(default=dict)       # channel → tickets held now (kept in the same transactions)
 
 
 class Queue(_Base):

@@ -9,8 +9,10 @@ from chalicelib.storage import models
 
 QUEUES = {"general": "Everything else", "disruption": "Cancellations, delays, missed connections"}
 AGENTS = {
-    "alice": {"name": "Alice Martin", "role": "agent", "queues": ["general", "disruption"], "languages": ["en", "fr"]},
-    "bob": {"name": "Bob Okafor", "role": "agent", "queues": ["general"], "languages": ["en"]},
+    "alice": {"name": "Alice Martin", "role": "agent", "queues": ["general", "disruption"], "languages": ["en", "fr"],
+              "capacity": {"default": 5, "chat": 3}},
+    "bob": {"name": "Bob Okafor", "role": "agent", "queues": ["general"], "languages": ["en"],
+            "capacity": {"default": 5}},
     "sam": {"name": "Sam Rivera", "role": "supervisor", "queues": list(QUEUES), "languages": ["en", "fr"]},
 }
 RETRY_MAX_RECEIVES = 5
