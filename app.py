@@ -9,7 +9,7 @@ from chalice import AuthResponse, Chalice, Rate, Response
 import channels
 from channels import twilio_sms
 from channels.base import RawRequest
-from chalicelib import logs, sources, validation
+from chalicelib import logs, openapi, sources, validation
 from chalicelib.auth import tokens
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
@@ -104,6 +104,11 @@ def agent_token(auth_request):
 def health():
     models.Queue.count(limit=1)  # DynamoDB answers
     return {"status": "ok", "stage": settings.stage}
+
+
+@app.route("/openapi.json")
+def openapi_document():
+    return openapi.document()
 
 
 # ---- inbound channels -----------------------------------------------------

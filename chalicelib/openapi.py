@@ -1,0 +1,109 @@
+"""The OpenAPI 3.1 document, built from the JSON Schemas the app validates with."""
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from typing import Any
+
+from .validation import SCHEMAS
+
+FORM, JSON, RFC822 = "application/x-www-form-urlencoded", "application/json", "message/rfc822"
+AGENT, CHAT = [{"agentToken": []}], [{"chatSession": []}]
+
+# method, path, summary, security, request (schema name or content type), success status
+OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
+    ("get", "/health", "Liveness of the app and its table", [], None, "200"),
+    ("get", "/openapi.json", "This document", [], None, "200"),
+    ("post", "/channels/twilio/sms", "Twilio Messaging webhook (SMS, MMS, WhatsApp)", [{"twilioSignature": []}],
+     FORM, "200"),
+    ("post", "/channels/twilio/status", "Twilio delivery status callback", [{"twilioSignature": []}], FORM, "204"),
+    ("post", "/channels/email/inbound", "One raw RFC 822 message from a mail relay", [{"jetdeskSignature": []}],
+     RFC822, "202"),
+    ("get", "/channels/meta", "Meta webhook verification (hub.challenge)", [], None, "200"),
+    ("post", "/channels/meta", "Messenger, Instagram and WhatsApp Cloud events", [{"metaSignature": []}], JSON, "200"),
+    ("get", "/channels/x", "X Account Activity CRC check", [], None, "200"),
+    ("post", "/channels/x", "X direct-message events", [{"xSignature": []}], JSON, "200"),
+    ("post", "/channels/telegram", "Telegram Bot API update", [{"telegramSecret": []}], JSON, "200"),
+    ("post", "/channels/chat/sessions", "Start a web-chat conversation", [], "chat_session", "201"),
+    ("post", "/channels/chat/messages", "A customer's chat message", CHAT, "chat_message", "202"),
+    ("get", "/channels/chat/messages", "The conversation after a cursor", CHAT, None, "200"),
+    ("post", "/integrations/events", "Integrator event (journey, booking, ticket, feedback)",
+     [{"jetdeskSignature": []}], "integration_event", "202"),
+    ("get", "/queues", "The agent's queues: depth, oldest wait, top score", AGENT, None, "200"),
+    ("get", "/queues/{queue}/tickets", "A queue in JET order (paged)", AGENT, None, "200"),
+    ("post", "/queues/{queue}/claim", "Claim the best eligible ticket under a lease (204 when none)", AGENT, None,
+     "200"),
+    ("get", "/tickets", "A customer's tickets by contact (?contact=)", AGENT, None, "200"),
+    ("get", "/tickets/{ticket_id}", "Ticket, messages, JET banner and history", AGENT, None, "200"),
+    ("post", "/tickets/{ticket_id}/replies", "Reply on the ticket's channel", AGENT, "reply", "201"),
+    ("post", "/tickets/{ticket_id}/accept", "Accept a claim (ends the lease)", AGENT, None, "200"),
+    ("post", "/tickets/{ticket_id}/release", "Back to its queue", AGENT, None, "200"),
+    ("post", "/tickets/{ticket_id}/transfer", "To a queue or an agent", AGENT, "transfer", "200"),
+    ("post", "/tickets/{ticket_id}/resolve", "Resolve", AGENT, None, "200"),
+    ("post", "/tickets/{ticket_id}/feedback", "Live JET: the agent's reading of the customer", AGENT, "feedback",
+     "200"),
+    ("get", "/customers/{customer_id}", "A customer across channels, with journey and tickets", AGENT, None, "200"),
+    ("get", "/admin/dead-letters", "Refused and failed payloads of a day (supervisors)", AGENT, None, "200"),
+    ("post", "/admin/dead-letters/{letter_id}/replay", "Replay a dead letter (supervisors)", AGENT, None, "200"),
+    ("get", "/admin/jet-config", "The JET configuration in force (supervisors)", AGENT, None, "200"),
+    ("put", "/admin/jet-config", "Save a new JET configuration version (supervisors)", AGENT, "jet_config", "200"),
+    ("post", "/admin/jet-config/what-if", "Preview a configuration on the queues (supervisors)", AGENT,
+     "jet_config", "200"),
+    ("get", "/local/sent", "What the local sinks recorded (local stage only)", [], None, "200"),
+]
+
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message", "details"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array"}}}}}
+
+SECURITY_SCHEMES = {
+    "agentToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                   "description": "Cognito (RS256) in AWS; the local HS256 issuer on the local stack"},
+    "chatSession": {"type": "http", "scheme": "bearer", "description": "Token from POST /channels/chat/sessions"},
+    "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature"},
+    "jetdeskSignature": {"type": "apiKey", "in": "header", "name": "X-JetDesk-Signature",
+                         "description": "t=<unix>,v1=<hex HMAC-SHA256(secret, t + '.' + body)>, 300 s window"},
+    "metaSignature": {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256"},
+    "xSignature": {"type": "apiKey", "in": "header", "name": "x-twitter-webhooks-signature"},
+    "telegramSecret": {"type": "apiKey", "in": "header", "name": "X-Telegram-Bot-Api-Secret-Token"},
+}
+
+
+def _component(name: str) -> dict[str, Any]:
+    """A schema file as a component: its internal refs re-pointed inside components."""
+    text = (SCHEMAS / f"{name}.json").read_text().replace('"#/$defs/', f'"#/components/schemas/{name}/$defs/')
+    schema = json.loads(text)
+    schema.pop("$schema", None)
+    schema.pop("$id", None)
+    return schema
+
+
+def _operation(summary: str, security: Any, request: Any, status: str, path: str) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "security": security,
+                          "responses": {status: {"description": "success"},
+                                        "default": {"description": "error",
+                                                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/error"}}}}}}
+    params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
+    if params:
+        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    if request in (FORM, RFC822, JSON):
+        op["requestBody"] = {"required": True, "content": {request: {"schema": {}}}}
+    elif request:
+        op["requestBody"] = {"required": True,
+                             "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{request}"}}}}
+    return op
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    paths: dict[str, dict] = {}
+    for method, path, summary, security, request, status in OPERATIONS:
+        paths.setdefault(path, {})[method] = _operation(summary, security, request, status, path)
+    schemas = {p.stem: _component(p.stem) for p in sorted(SCHEMAS.glob("*.json"))}
+    return {"openapi": "3.1.0",
+            "info": {"title": "JetDesk", "version": "1.0.0",
+                     "description": "Multi-channel support tickets with JET priority."},
+            "paths": paths,
+            "components": {"schemas": {**schemas, "error": copy.deepcopy(ERROR)},
+                           "securitySchemes": SECURITY_SCHEMES}}
