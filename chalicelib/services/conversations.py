@@ -16,7 +16,7 @@ from ..domain import contacts, language, tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import Customer, Identity, InboundMessage as InboundItem, Message, Ticket, transaction
-from . import agents, customers, outbox, scoring, sweep
+from . import agents, audit, customers, outbox, scoring, sweep
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
@@ -151,6 +151,8 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     result = scoring.rescore(ticket, who.customer, "new ticket" if is_new_ticket else "customer wrote again", now)
 
     writes: list = [message]
+    if is_new_ticket or getattr(ticket, "reopened", False):
+        writes.append(audit.entry(ticket.id, "customer", "opened" if is_new_ticket else "reopened", msg.channel)[0])
     if not msg.automated:
         writes += [outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
                                            {"message_id": message.id, "channel": msg.channel}),
@@ -202,10 +204,13 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
     who.customer.profile, who.customer.journey = profile, journey
     who.changed = True
     ticket = _load_open(who.customer.open_ticket_id, who.customer, clock.now())
+    writes = []
     if ticket is not None:
         ticket.updated_at = clock.now()
         scoring.rescore(ticket, who.customer, event.type)
-    _commit(item, ticket, who, [outbox.integrator_event(ticket, "ticket.rescored")] if ticket else [])
+        writes = [outbox.integrator_event(ticket, "ticket.rescored"),
+                  audit.entry(ticket.id, "integration", "rescored", event.type, event_id=event.id)[0]]
+    _commit(item, ticket, who, writes)
     return None
 
 

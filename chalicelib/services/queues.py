@@ -12,7 +12,7 @@ from ..domain.inbound import CHANNELS
 from ..errors import BadRequest
 from ..settings import get_settings
 from ..storage.models import Ticket, transaction
-from . import agents, presenters
+from . import agents, audit, presenters
 from .agents import Actor, require_queue
 
 CANDIDATES = 10
@@ -70,12 +70,15 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
                           condition=(Ticket.queue_slot == queue) & Ticket.assignee.does_not_exist()
                           & (Ticket.status == "open"))
                 tx.update(agent, actions=load, condition=room, add_version_condition=False)
+                event, is_new = audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=queue)
+                tx.save(event, condition=is_new)
         except TransactWriteError as exc:
-            reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                full.add(candidate.channel)  # at capacity on this channel (someone else's claim won)
-            elif exc.cause_response_code != "TransactionCanceledException":
+            if exc.cause_response_code != "TransactionCanceledException":
                 raise
+            # the agent's load update is the transaction's last item (puts go before updates)
+            reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
+            if reasons and reasons[-1] == "ConditionalCheckFailed":
+                full.add(candidate.channel)  # at capacity on this channel
             continue
         return Ticket.get(candidate.id, consistent_read=True), lease_until
     return None

@@ -14,7 +14,7 @@ from pynamodb.exceptions import TransactWriteError
 from .. import clock
 from ..domain import tickets as rules, timers
 from ..storage.models import Customer, Ticket, transaction
-from . import agents, outbox, scoring
+from . import agents, audit, outbox, scoring
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -51,12 +51,14 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
         ticket.assignee = ticket.lease_expires_at = None
         ticket.status = "open"
         others.append(outbox.agent_alert(ticket, "lease expired: back in the queue"))
+        others.append(audit.entry(ticket.id, "system", "lease expired", previous=updates[-1][0].id)[0])
         did.append("leases")
     breached = (ticket.sla_due_at and ticket.sla_due_at <= now and not ticket.first_response_at
                 and not ticket.sla_breached_at)
     if breached:
         ticket.sla_breached_at = now
         others.append(outbox.agent_alert(ticket, "SLA breach: first response overdue"))
+        others.append(audit.entry(ticket.id, "system", "SLA breached")[0])
         did.append("breaches")
     scoring.rescore(ticket, Customer.get(ticket.customer_id), "SLA breach" if breached else "time passing", now)
     did.append("rescored")

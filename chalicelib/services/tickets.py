@@ -9,7 +9,7 @@ from .. import clock
 from ..domain import contacts, tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Customer, Message, Ticket, transaction
-from . import customers, outbox, presenters, scoring, sweep
+from . import audit, customers, outbox, presenters, scoring, sweep
 from . import agents
 from .agents import Actor
 
@@ -34,7 +34,7 @@ def _visible(who: Actor, ticket_id: str) -> Ticket:
 
 def get(who: Actor, ticket_id: str) -> dict[str, Any]:
     ticket = _visible(who, ticket_id)
-    return presenters.ticket_with_timeline(ticket, Message.query(ticket.id))
+    return {**presenters.ticket_with_timeline(ticket, Message.query(ticket.id)), "events": audit.trail(ticket.id)}
 
 
 def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:
             load = [agents.load_of(who.id, ticket.channel, +1, who.limit(ticket.channel))]
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
         written[:] = [message]
-        return load + [(message, Message.id.does_not_exist()), (outbox.customer_message(ticket, message), None)]
+        return load + [audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel")), (message, Message.id.does_not_exist()), (outbox.customer_message(ticket, message), None)]
 
     _change(who, ticket_id, change)
     return presenters.message(written[0])
@@ -126,7 +126,7 @@ def accept(who: Actor, ticket_id: str) -> dict[str, Any]:
         if ticket.assignee != who.id:
             raise Conflict("claim the ticket first; it is not yours")
         ticket.lease_expires_at = None
-        return []
+        return [audit.entry(ticket.id, f"agent:{who.id}", "accepted")]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -135,7 +135,8 @@ def release(who: Actor, ticket_id: str) -> dict[str, Any]:
         _must_hold(who, ticket)
         freed = _freed(ticket)
         _unassign(ticket)
-        return freed + [(outbox.agent_alert(ticket, "released"), None)]
+        return freed + [(outbox.agent_alert(ticket, "released"), None),
+                        audit.entry(ticket.id, f"agent:{who.id}", "released", queue=ticket.queue)]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -160,7 +161,8 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             ticket.assignee, ticket.status, ticket.queue_slot, ticket.rank = agent, "assigned", None, None
             limit = agents.actor_of(target).limit(ticket.channel)
             moves.append(agents.load_of(agent, ticket.channel, +1, limit))
-        return moves + [(outbox.agent_alert(ticket, f"transferred by {who.id}"), None)]
+        return moves + [(outbox.agent_alert(ticket, f"transferred by {who.id}"), None),
+                        audit.entry(ticket.id, f"agent:{who.id}", "transferred", queue=ticket.queue, agent=agent)]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -178,7 +180,8 @@ def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
         customer = Customer.get(ticket.customer_id, consistent_read=True)
         if customer.open_ticket_id == ticket.id:
             customer.open_ticket_id, customer.last_ticket_id = None, ticket.id
-        return freed + [(customer, None), (outbox.integrator_event(ticket, "ticket.resolved"), None)]
+        return freed + [(customer, None), (outbox.integrator_event(ticket, "ticket.resolved"), None),
+                        audit.entry(ticket.id, f"agent:{who.id}", "resolved")]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -190,7 +193,7 @@ def feedback(who: Actor, ticket_id: str, emotion: str, note: Optional[str]) -> d
             entry["note"] = note[:500]
         ticket.agent_feedback = (list(ticket.agent_feedback or []) + [entry])[-FEEDBACK_KEPT:]
         scoring.rescore(ticket, Customer.get(ticket.customer_id), f"agent feedback: {emotion}")
-        return []
+        return [audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion)]
     return presenters.ticket(_change(who, ticket_id, change))
 
 

@@ -194,6 +194,20 @@ class Message(_Base):
     by_provider_id = ProviderMessageIndex()
 
 
+class TicketEvent(_Base):
+    """The append-only audit trail of a ticket: who did what, when, through what."""
+    class Meta(_Base.Meta):
+        table_name = "ticket-events"
+
+    ticket_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()      # agent:<id> | customer | integration | system
+    action = UnicodeAttribute()
+    via = UnicodeAttribute(null=True)  # channel or integration event type
+    detail = JSONAttribute(null=True)
+
+
 class Outbox(_Base):
     """An intent to notify someone; its stream drives the notifier."""
     class Meta(_Base.Meta):
@@ -301,7 +315,7 @@ class DeadLetter(_Base):
     by_day = DeadLetterDayIndex()
 
 
-ALL_MODELS = (InboundMessage, Customer, Identity, Ticket, Message, Outbox,
+ALL_MODELS = (InboundMessage, Customer, Identity, Ticket, Message, TicketEvent, Outbox,
               Agent, Queue, DeadLetter, RateCounter, ChatConnection, Setting)
 
 

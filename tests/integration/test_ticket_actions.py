@@ -88,3 +88,17 @@ def test_the_customer_view_shows_contacts_and_tickets_to_those_who_may_see_them(
     other = Ticket.queue_rank.query("disruption").next()
     assert http.get(f"/customers/{other.customer_id}", headers=bearer(stack.settings, "bob")).status_code == 403
     assert http.get("/customers/nobody", headers=bearer(stack.settings, "sam")).status_code == 404
+
+
+def test_every_change_leaves_an_audit_event_returned_with_the_ticket(stack, http):
+    ticket = claimed(stack, http)
+    act(stack, http, "bob", ticket["id"], "accept")
+    act(stack, http, "bob", ticket["id"], "replies", {"text": "On it"})
+    act(stack, http, "bob", ticket["id"], "feedback", {"emotion": "calm"})
+    act(stack, http, "sam", ticket["id"], "transfer", {"queue": "disruption"})
+    act(stack, http, "alice", ticket["id"], "resolve")
+    events = http.get(f"/tickets/{ticket['id']}", headers=bearer(stack.settings, "sam")).json_body["events"]
+    assert [(e["actor"], e["action"]) for e in events] == [
+        ("customer", "opened"), ("agent:bob", "claimed"), ("agent:bob", "accepted"), ("agent:bob", "replied"),
+        ("agent:bob", "feedback"), ("agent:sam", "transferred"), ("agent:alice", "resolved")]
+    assert events[0]["via"] == "sms" and events[5]["queue"] == "disruption"
