@@ -14,7 +14,7 @@ from chalicelib.auth import tokens
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from chalicelib.services import (agents, chat, conversations, intake, mail, notifier, presenters, providers,
-                                 jetconfig, queues, replay, sweep, tickets, whatif)
+                                 jetconfig, queues, replay, sweep, tickets, webhooks, whatif)
 from chalicelib.settings import get_settings
 from chalicelib.storage import models
 
@@ -322,6 +322,25 @@ def save_jet_config():
 def jet_what_if():
     who = supervisor()
     return whatif.compare(list(who.queues), json_body("jet_config"))
+
+
+@app.route("/admin/webhooks", authorizer=agent_token)
+def list_webhooks():
+    supervisor()
+    return webhooks.listing()
+
+
+@app.route("/admin/webhooks", methods=["POST"], content_types=[JSON], authorizer=agent_token)
+def subscribe_webhook():
+    who = supervisor()
+    body = json_body("webhook_subscription")
+    return Response(webhooks.subscribe(who.id, body["url"], body["events"]), status_code=201)
+
+
+@app.route("/admin/webhooks/{subscription_id}", methods=["DELETE"], authorizer=agent_token)
+def unsubscribe_webhook(subscription_id):
+    webhooks.unsubscribe(supervisor().id, subscription_id)
+    return Response("", status_code=204)
 
 
 # ---- local stage only -----------------------------------------------------

@@ -50,6 +50,10 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
     ("put", "/admin/jet-config", "Save a new JET configuration version (supervisors)", AGENT, "jet_config", "200"),
     ("post", "/admin/jet-config/what-if", "Preview a configuration on the queues (supervisors)", AGENT,
      "jet_config", "200"),
+    ("get", "/admin/webhooks", "Integrators' webhook subscriptions (supervisors)", AGENT, None, "200"),
+    ("post", "/admin/webhooks", "Subscribe a URL to ticket events; answers the signing secret once", AGENT,
+     "webhook_subscription", "201"),
+    ("delete", "/admin/webhooks/{subscription_id}", "Unsubscribe", AGENT, None, "204"),
     ("get", "/local/sent", "What the local sinks recorded (local stage only)", [], None, "200"),
 ]
 

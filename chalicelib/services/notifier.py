@@ -20,7 +20,7 @@ from .. import clock
 from ..auth.signatures import standard_webhook_headers
 from ..settings import get_settings
 from ..storage.models import Identity, Message, Outbox
-from . import ingest, providers
+from . import ingest, providers, webhooks
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -139,16 +139,16 @@ def _alert_agents(intent: Outbox) -> None:
     )
 
 
-def _post_webhook(delivery_id: str, event_type: str, data: dict) -> None:
-    settings = get_settings()
-    if not settings.integration_webhook_url:
-        return
+def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id: str = webhooks.DEMO) -> None:
+    target = webhooks.target(subscription_id)
+    if target is None:
+        return  # unsubscribed since, or no demo integration on this stage
     body = json.dumps({"type": event_type, "timestamp": clock.iso(clock.now()), "data": data},
                       separators=(",", ":")).encode()
     headers = {"content-type": "application/json",
-               **standard_webhook_headers(settings.jetdesk_signing_secret, delivery_id, body)}
+               **standard_webhook_headers(target["secret"], delivery_id, body)}
     try:
-        answer = providers.http().post(settings.integration_webhook_url, data=body, headers=headers, timeout=10)
+        answer = providers.http().post(target["url"], data=body, headers=headers, timeout=10)
     except requests.RequestException as exc:
         raise TransientFailure(f"webhook unreachable: {type(exc).__name__}") from None
     if not 200 <= answer.status_code < 300:
@@ -156,11 +156,17 @@ def _post_webhook(delivery_id: str, event_type: str, data: dict) -> None:
 
 
 def _integrator_event(intent: Outbox) -> None:
-    _post_webhook(intent.id, intent.payload["type"], intent.payload["data"])
+    """Fan out to every subscriber; each delivery is retried on its own."""
+    webhooks.fan_out(intent)
+
+
+def _webhook_delivery(intent: Outbox) -> None:
+    _post_webhook(intent.id, intent.payload["type"], intent.payload["data"], intent.payload["subscription_id"])
 
 
 _HANDLERS = {
     "customer_message": _send_to_customer,
     "agent_alert": _alert_agents,
     "integrator_event": _integrator_event,
+    "webhook_delivery": _webhook_delivery,
 }

@@ -12,7 +12,7 @@ from ..domain.inbound import CHANNELS
 from ..errors import BadRequest
 from ..settings import get_settings
 from ..storage.models import Ticket, transaction
-from . import agents, audit, presenters
+from . import agents, audit, outbox, presenters
 from .agents import Actor, require_queue
 
 CANDIDATES = 10
@@ -72,6 +72,8 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
                 tx.update(agent, actions=load, condition=room, add_version_condition=False)
                 event, is_new = audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=queue)
                 tx.save(event, condition=is_new)
+                candidate.assignee, candidate.status = who.id, "assigned"
+                tx.save(outbox.integrator_event(candidate, "ticket.assigned"))
         except TransactWriteError as exc:
             if exc.cause_response_code != "TransactionCanceledException":
                 raise

@@ -115,7 +115,8 @@ def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:
             load = [agents.load_of(who.id, ticket.channel, +1, who.limit(ticket.channel))]
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
         written[:] = [message]
-        return load + [audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel")), (message, Message.id.does_not_exist()), (outbox.customer_message(ticket, message), None)]
+        return load + [audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel")),
+                       (outbox.integrator_event(ticket, "ticket.replied", {"message_id": message.id}), None),(message, Message.id.does_not_exist()), (outbox.customer_message(ticket, message), None)]
 
     _change(who, ticket_id, change)
     return presenters.message(written[0])
@@ -161,6 +162,7 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             ticket.assignee, ticket.status, ticket.queue_slot, ticket.rank = agent, "assigned", None, None
             limit = agents.actor_of(target).limit(ticket.channel)
             moves.append(agents.load_of(agent, ticket.channel, +1, limit))
+            moves.append((outbox.integrator_event(ticket, "ticket.assigned"), None))
         return moves + [(outbox.agent_alert(ticket, f"transferred by {who.id}"), None),
                         audit.entry(ticket.id, f"agent:{who.id}", "transferred", queue=ticket.queue, agent=agent)]
     return presenters.ticket(_change(who, ticket_id, change))
@@ -193,7 +195,8 @@ def feedback(who: Actor, ticket_id: str, emotion: str, note: Optional[str]) -> d
             entry["note"] = note[:500]
         ticket.agent_feedback = (list(ticket.agent_feedback or []) + [entry])[-FEEDBACK_KEPT:]
         scoring.rescore(ticket, Customer.get(ticket.customer_id), f"agent feedback: {emotion}")
-        return [audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion)]
+        return [audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion),
+                (outbox.integrator_event(ticket, "jet.changed"), None)]
     return presenters.ticket(_change(who, ticket_id, change))
 
 

@@ -1,0 +1,98 @@
+"""Integrators' subscriptions to ticket events, and the fan-out of one event to each of them."""
+from __future__ import annotations
+
+import base64
+import ipaddress
+import secrets
+import socket
+from typing import Any, Optional
+from urllib.parse import urlparse
+
+from pynamodb.exceptions import PutError
+
+from .. import clock
+from ..errors import NotFound, Unprocessable
+from ..settings import get_settings
+from ..storage.models import Outbox, Setting
+from .outbox import KEEP
+
+KEY = "webhooks"
+DEMO = "demo"
+
+
+def _stored() -> list[dict[str, Any]]:
+    try:
+        return list(Setting.get(KEY, consistent_read=True).value.get("subscriptions", []))
+    except Setting.DoesNotExist:
+        return []
+
+
+def _save(subscriptions: list[dict[str, Any]], who: str) -> None:
+    Setting(KEY, value={"subscriptions": subscriptions}, updated_by=who, updated_at=clock.now()).save()
+
+
+def _public(subscription: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in subscription.items() if k != "secret"}
+
+
+def check_url(url: str) -> None:
+    """Outside the local stage: https only, and never a private, loopback or link-local address (SSRF)."""
+    if get_settings().is_local:
+        return
+    parsed = urlparse(url)
+    if parsed.scheme != "https" or not parsed.hostname:
+        raise Unprocessable("webhook URLs must be https")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parsed.hostname, parsed.port or 443)}
+    except socket.gaierror:
+        raise Unprocessable(f"cannot resolve {parsed.hostname}") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address)
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            raise Unprocessable(f"{parsed.hostname} resolves to a non-public address")
+
+
+def listing() -> dict[str, Any]:
+    return {"items": [_public(s) for s in _stored()], "next": None}
+
+
+def subscribe(who: str, url: str, events: list[str]) -> dict[str, Any]:
+    check_url(url)
+    subscription = {"id": "wh_" + clock.new_id(), "url": url, "events": sorted(events),
+                    "secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+                    "created_by": who, "created_at": clock.iso(clock.now())}
+    _save(_stored() + [subscription], who)
+    return subscription  # the only time the secret is shown
+
+
+def unsubscribe(who: str, subscription_id: str) -> None:
+    kept = [s for s in _stored() if s["id"] != subscription_id]
+    if len(kept) == len(_stored()):
+        raise NotFound(f"no subscription {subscription_id}")
+    _save(kept, who)
+
+
+def target(subscription_id: str) -> Optional[dict[str, Any]]:
+    """URL and secret of one subscription (the demo integration lives in settings)."""
+    settings = get_settings()
+    if subscription_id == DEMO:
+        return {"url": settings.integration_webhook_url, "secret": settings.jetdesk_signing_secret} \
+            if settings.integration_webhook_url else None
+    return next((s for s in _stored() if s["id"] == subscription_id), None)
+
+
+def fan_out(intent: Outbox) -> int:
+    """One delivery intent per subscriber, with an id stable across retries (the webhook-id)."""
+    event_type = intent.payload["type"]
+    ids = ([DEMO] if get_settings().integration_webhook_url else []) + \
+        [s["id"] for s in _stored() if event_type in s["events"]]
+    for subscription_id in ids:
+        delivery = Outbox(f"{intent.id}.{subscription_id}", kind="webhook_delivery", ticket_id=intent.ticket_id,
+                          payload={**intent.payload, "subscription_id": subscription_id},
+                          created_at=clock.now(), expires_at=clock.now() + KEEP)
+        try:
+            delivery.save(condition=Outbox.id.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+    return len(ids)
