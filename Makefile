@@ -5,7 +5,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-unit test-integration test-e2e token clean
+.PHONY: setup run lint test test-unit test-integration test-e2e token clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
@@ -18,8 +18,11 @@ setup: $(STAMP)
 run: setup
 	HOST=$(HOST) PORT=$(PORT) exec $(PY) -m infra.local
 
-test: setup
+test: setup lint
 	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check app.py chalicelib channels infra tests
 
 test-unit: setup
 	$(PY) -m pytest tests/unit

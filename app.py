@@ -7,16 +7,31 @@ import logging
 from chalice import AuthResponse, Chalice, Rate, Response
 
 import channels
-from channels import twilio_sms
-from channels.base import RawRequest
 from chalicelib import logs, openapi, sources, validation
 from chalicelib.auth import tokens
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
-from chalicelib.services import (agents, chat, conversations, intake, mail, notifier, presenters, providers,
-                                 jetconfig, queues, replay, sweep, tickets, webhooks, whatif)
+from chalicelib.services import (
+    agents,
+    chat,
+    conversations,
+    intake,
+    jetconfig,
+    mail,
+    notifier,
+    presenters,
+    providers,
+    queues,
+    replay,
+    sweep,
+    tickets,
+    webhooks,
+    whatif,
+)
 from chalicelib.settings import get_settings
 from chalicelib.storage import models
+from channels import twilio_sms
+from channels.base import RawRequest
 
 settings = get_settings()
 models.configure(settings)

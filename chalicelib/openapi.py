@@ -84,10 +84,9 @@ def _component(name: str) -> dict[str, Any]:
 
 
 def _operation(summary: str, security: Any, request: Any, status: str, path: str) -> dict[str, Any]:
+    error = {"description": "error", "content": {JSON: {"schema": {"$ref": "#/components/schemas/error"}}}}
     op: dict[str, Any] = {"summary": summary, "security": security,
-                          "responses": {status: {"description": "success"},
-                                        "default": {"description": "error",
-                                                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/error"}}}}}}
+                          "responses": {status: {"description": "success"}, "default": error}}
     params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]

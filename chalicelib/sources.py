@@ -5,22 +5,17 @@ imports the email parser.
 """
 from __future__ import annotations
 
-import json
-
 import channels
 from channels import twilio_sms
+from channels.base import json_object
 
 from . import validation
-from .errors import Unprocessable
 from .services.intake import Source, register
 from .settings import get_settings
 
 
 def _json(request) -> dict:
-    try:
-        return json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable(f"body is not valid JSON: {exc}") from None
+    return json_object(request.body, "the body")
 
 
 def _adapter_source(name: str, provider: str, channel: str, parse) -> Source:

@@ -61,6 +61,20 @@ class ProviderUnavailable(Exception):
     """The provider could not take it now (5xx, 429, timeout): retry later."""
 
 
+def json_object(body: bytes, what: str) -> dict:
+    """A webhook body that must be one JSON object; anything else is unprocessable."""
+    import json
+
+    from chalicelib.errors import Unprocessable
+    try:
+        payload = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unprocessable(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise Unprocessable(f"{what} is not a JSON object")
+    return payload
+
+
 def raise_for_status(provider: str, response) -> None:
     """Map a provider's HTTP answer (a requests.Response) onto our two failure kinds."""
     if response.status_code < 300:

@@ -11,7 +11,7 @@ import jwt
 from chalicelib.domain.inbound import InboundMessage
 from chalicelib.errors import Unauthorized
 
-from .base import RawRequest, Sent, SendContext
+from .base import RawRequest, SendContext, Sent
 
 AUDIENCE = "jetdesk-chat"
 SESSION_SECONDS = 24 * 3600
@@ -22,7 +22,8 @@ def _key(settings) -> bytes:
     return hmac.new(settings.jetdesk_signing_secret.encode(), b"jetdesk-chat-session-v1", hashlib.sha256).digest()
 
 
-def issue(settings, conversation_id: str, name: str, email: Optional[str], now: Optional[int] = None) -> tuple[str, int]:
+def issue(settings, conversation_id: str, name: str, email: Optional[str],
+          now: Optional[int] = None) -> tuple[str, int]:
     now = int(time.time()) if now is None else now
     claims = {"sub": conversation_id, "aud": AUDIENCE, "iat": now, "exp": now + SESSION_SECONDS, "name": name}
     if email:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any, Iterable, Iterator, Union
 
 import requests
@@ -12,7 +11,7 @@ from chalicelib.domain import contacts
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import Forbidden, Unauthorized, Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, Sent, StatusUpdate, raise_for_status
+from .base import ProviderRefused, ProviderUnavailable, RawRequest, Sent, StatusUpdate, json_object, raise_for_status
 
 PROVIDER = "meta"
 TIMEOUT = 10
@@ -53,13 +52,7 @@ def verify(request: RawRequest, settings) -> dict[str, Any]:
 
 
 def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise Unprocessable(f"Meta webhook body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise Unprocessable("Meta webhook body is not a JSON object")
-    return payload
+    return json_object(body, "Meta webhook body")
 
 
 def normalize(payload: dict[str, Any]) -> list[Event]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any, Optional
 
 import requests
@@ -10,7 +9,7 @@ import requests
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import Unauthorized, Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, raise_for_status
+from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, json_object, raise_for_status
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MESSAGE_KINDS = {"message": False, "edited_message": True}    # update field -> edited
@@ -19,13 +18,7 @@ FILE_KINDS = (("document", "application/octet-stream"), ("voice", "audio/ogg"),
 
 
 def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        update = json.loads(body)
-    except ValueError:
-        raise Unprocessable("Telegram update is not JSON") from None
-    if not isinstance(update, dict):
-        raise Unprocessable("Telegram update is not a JSON object")
-    return update
+    return json_object(body, "Telegram update")
 
 
 def verify(request: RawRequest, settings) -> dict[str, Any]:

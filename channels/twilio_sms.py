@@ -11,7 +11,7 @@ from chalicelib.domain import contacts
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import Unauthorized, Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, Sent, SendContext, StatusUpdate
+from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, StatusUpdate
 
 FORM = "application/x-www-form-urlencoded"
 

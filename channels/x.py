@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import mimetypes
 from typing import Any, Optional
 from urllib.parse import quote
@@ -14,7 +13,7 @@ import requests
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, raise_for_status
+from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, json_object, raise_for_status
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 
@@ -33,13 +32,7 @@ def crc_response(crc_token: Optional[str], settings) -> dict[str, str]:
 
 
 def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise Unprocessable("X webhook body is not JSON") from None
-    if not isinstance(payload, dict):
-        raise Unprocessable("X webhook body is not a JSON object")
-    return payload
+    return json_object(body, "X webhook body")
 
 
 def verify(request: RawRequest, settings) -> dict[str, Any]:

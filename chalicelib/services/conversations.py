@@ -12,10 +12,12 @@ from typing import Optional
 from pynamodb.exceptions import TransactWriteError
 
 from .. import clock
-from ..domain import contacts, language, tickets as rules
+from ..domain import contacts, language
+from ..domain import tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
-from ..storage.models import Customer, Identity, InboundMessage as InboundItem, Message, Ticket, transaction
+from ..storage.models import Customer, Identity, Message, Ticket, transaction
+from ..storage.models import InboundMessage as InboundItem
 from . import agents, audit, customers, outbox, scoring, sweep
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from pynamodb.exceptions import PutError
 from .. import clock
 from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
-from ..storage.models import DeadLetter, InboundMessage as InboundItem
+from ..storage.models import DeadLetter
+from ..storage.models import InboundMessage as InboundItem
 from . import providers
 
 KEEP_INBOUND = timedelta(days=90)

@@ -10,11 +10,10 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import PutError
 
-from .. import clock
+from .. import clock, validation
 from ..config import DEFAULT_JET
 from ..errors import Conflict, Unprocessable
 from ..storage.models import Setting
-from .. import validation
 
 CACHE_SECONDS = 30
 CURRENT = "jet"

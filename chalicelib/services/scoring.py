@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from .. import clock
-from ..domain import jet, tickets as rules
+from ..domain import jet
+from ..domain import tickets as rules
 from ..domain.conditions import Context
 from ..storage.models import Customer, Ticket
 from . import jetconfig

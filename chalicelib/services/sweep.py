@@ -12,7 +12,7 @@ from typing import Optional
 from pynamodb.exceptions import TransactWriteError
 
 from .. import clock
-from ..domain import tickets as rules, timers
+from ..domain import timers
 from ..storage.models import Customer, Ticket, transaction
 from . import agents, audit, outbox, scoring
 

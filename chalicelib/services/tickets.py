@@ -6,11 +6,11 @@ from typing import Any, Callable, Optional
 from pynamodb.exceptions import TransactWriteError
 
 from .. import clock
-from ..domain import contacts, tickets as rules
+from ..domain import contacts
+from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Customer, Message, Ticket, transaction
-from . import audit, customers, outbox, presenters, scoring, sweep
-from . import agents
+from . import agents, audit, customers, outbox, presenters, scoring, sweep
 from .agents import Actor
 
 ATTEMPTS = 3
@@ -115,8 +115,12 @@ def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:
             load = [agents.load_of(who.id, ticket.channel, +1, who.limit(ticket.channel))]
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
         written[:] = [message]
-        return load + [audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel")),
-                       (outbox.integrator_event(ticket, "ticket.replied", {"message_id": message.id}), None),(message, Message.id.does_not_exist()), (outbox.customer_message(ticket, message), None)]
+        return load + [
+            (message, Message.id.does_not_exist()),
+            (outbox.customer_message(ticket, message), None),
+            (outbox.integrator_event(ticket, "ticket.replied", {"message_id": message.id}), None),
+            audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel")),
+        ]
 
     _change(who, ticket_id, change)
     return presenters.message(written[0])

@@ -6,12 +6,19 @@ settings object, never read from the environment at import time.
 from __future__ import annotations
 
 from pynamodb.attributes import (
-    BooleanAttribute, JSONAttribute, ListAttribute, MapAttribute, NumberAttribute,
-    TTLAttribute, UnicodeAttribute, UnicodeSetAttribute, UTCDateTimeAttribute,
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 

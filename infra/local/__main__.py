@@ -53,6 +53,7 @@ def main() -> int:
 
     import app as application
     from chalicelib.services import ingest
+
     from .gateway import local_server
     from .pump import EventPump
 

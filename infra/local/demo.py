@@ -34,7 +34,8 @@ def create_resources(settings) -> dict[str, str]:
     mail_topic = sns.create_topic(Name=settings.inbound_mail_topic)["TopicArn"]
     # Lambda subscribes to the topic in AWS; locally an SQS queue does, and the pump hands it on.
     mail_queue = sqs.create_queue(QueueName=settings.inbound_mail_topic + "-local")["QueueUrl"]
-    mail_queue_arn = sqs.get_queue_attributes(QueueUrl=mail_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = sqs.get_queue_attributes(QueueUrl=mail_queue, AttributeNames=["QueueArn"])["Attributes"]
+    mail_queue_arn = attributes["QueueArn"]
     sns.subscribe(TopicArn=mail_topic, Protocol="sqs", Endpoint=mail_queue_arn)
     s3 = boto3.client("s3", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
     s3.create_bucket(Bucket=settings.attachments_bucket)

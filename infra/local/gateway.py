@@ -9,8 +9,15 @@ import json
 from http.server import BaseHTTPRequestHandler
 
 from chalice.config import Config
-from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer,
-                           LocalGateway, LocalGatewayException, NotAuthorizedError)
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    LocalGateway,
+    LocalGatewayException,
+    NotAuthorizedError,
+)
 
 from . import stage
 

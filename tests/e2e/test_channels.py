@@ -68,8 +68,8 @@ def test_x_direct_message(local_stack, token):
     payload["users"] = {sender: {"id": sender, "name": "Inês"}}
     body = json.dumps(payload).encode()
     mac = base64.b64encode(hmac.new(SECRETS["X_CONSUMER_SECRET"].encode(), body, hashlib.sha256).digest()).decode()
-    response = requests.post(base + "/channels/x", data=body, timeout=10,
-                             headers={"Content-Type": "application/json", "x-twitter-webhooks-signature": "sha256=" + mac})
+    headers = {"Content-Type": "application/json", "x-twitter-webhooks-signature": "sha256=" + mac}
+    response = requests.post(base + "/channels/x", data=body, timeout=10, headers=headers)
     assert response.status_code == 200
     ticket = ticket_for(base, auth, f"x:{sender}")
     sent = reply_and_find(base, auth, ticket["id"], "x", "X reply")

@@ -26,8 +26,8 @@ def sink():
 @pytest.fixture
 def stack(sink):
     """A fresh AWS (moto), tables and demo data; yields the app module and a pump."""
-    from chalicelib.settings import Settings, override_settings
     from chalicelib.services import ingest, jetconfig, providers
+    from chalicelib.settings import Settings, override_settings
     from infra.local import demo
     from infra.local.pump import EventPump
 
@@ -59,6 +59,7 @@ class Stack:
 @pytest.fixture
 def http(stack):
     from chalice.test import Client
+
     from infra.local.stage import PROJECT
     with Client(stack.app.app, stage_name="local", project_dir=str(PROJECT)) as client:
         yield client.http

@@ -3,8 +3,8 @@ import threading
 
 import pytest
 
-from chalicelib.services import agents, queues
 from chalicelib.auth.tokens import Principal
+from chalicelib.services import agents, queues
 from chalicelib.storage.models import Message, Ticket
 
 from .conftest import bearer, sms

@@ -19,7 +19,8 @@ def claimed(stack, http, agent="bob", text="Where is my bag?", sid="SM" + "1" * 
 
 def act(stack, http, agent, ticket_id, action, body=None):
     headers = {**bearer(stack.settings, agent), **JSON}
-    return http.post(f"/tickets/{ticket_id}/{action}", headers=headers, body=json.dumps(body) if body is not None else None)
+    payload = json.dumps(body) if body is not None else None
+    return http.post(f"/tickets/{ticket_id}/{action}", headers=headers, body=payload)
 
 
 def test_accepting_a_claim_ends_its_lease(stack, http):

@@ -6,8 +6,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from chalicelib import settings as settings_module
-from chalicelib.services import webhooks
 from chalicelib.errors import Unprocessable
+from chalicelib.services import webhooks
 
 from .conftest import bearer, sms
 

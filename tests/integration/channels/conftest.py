@@ -6,11 +6,9 @@ import hashlib
 import hmac
 import json
 
-import pytest
-
 from chalicelib.storage.models import Message, Ticket
 
-from ..conftest import bearer, http, sink, stack  # noqa: F401 - fixtures
+from ..conftest import bearer
 
 
 def meta_headers(settings, body: bytes) -> dict:
@@ -39,11 +37,3 @@ def agent_replies(stack, http, ticket_id: str, text: str, agent: str = "sam") ->
     assert response.status_code == 201, response.body
     stack.pump.drain()
     return next(m for m in Message.query(ticket_id) if m.id == response.json_body["id"])
-
-
-@pytest.fixture
-def post_json(http):
-    def post(path: str, payload: dict, headers_for) -> object:
-        body = json.dumps(payload).encode()
-        return http.post(path, headers=headers_for(body), body=body)
-    return post

@@ -87,7 +87,9 @@ def ws_event(route: str, connection_id: str, query=None, body=None) -> dict:
 
 def test_a_connected_page_gets_agent_replies_pushed_over_websockets(stack, http, monkeypatch):
     import dataclasses
+
     from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+
     from chalicelib import settings as settings_module
     from chalicelib.services import providers
     monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(
@@ -97,8 +99,8 @@ def test_a_connected_page_gets_agent_replies_pushed_over_websockets(stack, http,
     app = stack.app
     assert app.chat_connect(ws_event("$connect", "conn-1", {"token": session["token"]}), None)["statusCode"] == 200
     assert app.chat_connect(ws_event("$connect", "conn-2", {"token": "forged"}), None)["statusCode"] == 401
-    app.chat_ws_message(ws_event("$default", "conn-1", body={"token": session["token"], "text": "Hello from the socket"}),
-                        None)
+    typed = {"token": session["token"], "text": "Hello from the socket"}
+    app.chat_ws_message(ws_event("$default", "conn-1", body=typed), None)
     stack.pump.drain()
     [ticket] = list(Ticket.scan())
     agent_replies(stack, http, ticket.id, "Pushed to you.")

@@ -53,6 +53,7 @@ def test_a_telegram_update_without_our_secret_is_refused(stack, http):
 
 def test_monitor_only_mode_accepts_a_bad_secret_but_logs_it(stack, http, monkeypatch, caplog):
     import dataclasses
+
     from chalicelib import settings as settings_module
     monkeypatch.setattr(settings_module, "_settings",
                         dataclasses.replace(stack.settings, monitor_only=frozenset({"telegram"})))

@@ -7,10 +7,10 @@ from email.parser import BytesParser
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from channels import email
-from channels.base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext
 from chalicelib.auth.signatures import jetdesk_signature
 from chalicelib.errors import Unauthorized, Unprocessable
+from channels import email
+from channels.base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext
 from tests.conftest import event
 
 PATH = "/channels/email/inbound"
@@ -69,7 +69,7 @@ def test_an_english_reply_normalises_to_the_inbound_shape():
 
 
 def test_a_reply_names_the_messages_it_answers_without_angle_brackets():
-    assert one("reply_en.eml").thread_refs == (f"0100019555a1b2c3-1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b-000000"
+    assert one("reply_en.eml").thread_refs == ("0100019555a1b2c3-1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b-000000"
                                                "@email.amazonses.com",)
 
 

@@ -1,16 +1,17 @@
 import copy
 import hashlib
 import hmac
-import json
 
 import pytest
 import requests
 
-from channels import meta
-from channels.base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, StatusUpdate
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import Forbidden, Unauthorized, Unprocessable
+from channels import meta
+from channels.base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, StatusUpdate
 from tests.conftest import EVENTS, event
+
+from .fakes import FakeResponse, FakeSession
 
 PATH = "/channels/meta"
 PSID = "6123456789012345"
@@ -259,29 +260,10 @@ def test_a_malformed_payload_is_unprocessable_not_a_crash(payload):
 
 # Sending
 
-class FakeResponse:
-    def __init__(self, status_code: int, body):
-        self.status_code = status_code
-        self._body = body
-        self.text = json.dumps(body)
-
-    def json(self):
-        return self._body
-
-
-class FakeSession:
-    def __init__(self, response=None, error=None):
-        self.response, self.error, self.calls = response, error, []
-
-    def post(self, url, **kwargs):
-        self.calls.append((url, kwargs))
-        if self.error:
-            raise self.error
-        return self.response
 
 
 def context(settings, response=None, error=None) -> SendContext:
-    return SendContext(settings=settings, http=FakeSession(response, error))
+    return SendContext(settings=settings, http=FakeSession(error or response))
 
 
 MESSENGER_OK = {"recipient_id": PSID, "message_id": "m_sentAq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqx"}

@@ -1,8 +1,8 @@
 import pytest
 
+from chalicelib.errors import Unauthorized, Unprocessable
 from channels import twilio_sms
 from channels.base import RawRequest
-from chalicelib.errors import Unauthorized, Unprocessable
 from tests.conftest import event
 from tests.helpers import twilio_signed
 

@@ -6,36 +6,14 @@ import json
 import pytest
 import requests
 
+from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
 from channels import x
 from channels.base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext
-from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
 from tests.conftest import event
 
+from .fakes import FakeResponse, FakeSession
+
 OURS = "1460393046223048704"
-
-
-class FakeResponse:
-    def __init__(self, status_code: int, payload=None, text: str = "") -> None:
-        self.status_code, self._payload = status_code, payload
-        self.text = text or json.dumps(payload)
-
-    def json(self):
-        if self._payload is None:
-            raise ValueError("no JSON")
-        return self._payload
-
-
-class FakeSession:
-    """Records post() calls; answers with a response or raises an exception."""
-
-    def __init__(self, answer) -> None:
-        self.answer, self.calls = answer, []
-
-    def post(self, url, **kwargs):
-        self.calls.append((url, kwargs))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
 
 
 def signed(settings, body: bytes) -> RawRequest:

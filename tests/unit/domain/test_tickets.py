@@ -1,5 +1,4 @@
 from datetime import datetime, timezone
-
 from types import SimpleNamespace
 
 from chalicelib.config import DEFAULT_JET
