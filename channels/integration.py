@@ -16,8 +16,8 @@ def verify(request: RawRequest, settings) -> None:
                              request.body, settings.signature_tolerance_seconds)
 
 
-def customer_contacts(customer: dict[str, Any]) -> list[contacts.Contact]:
-    """Every contact identity an envelope names, best first (external id, email, phone)."""
+def customer_contacts(customer: dict[str, Any], booking_ref: str | None = None) -> list[contacts.Contact]:
+    """Every contact identity an envelope names, best first (external id, email, phone, booking)."""
     found = []
     try:
         if customer.get("external_id"):
@@ -26,16 +26,18 @@ def customer_contacts(customer: dict[str, Any]) -> list[contacts.Contact]:
             found.append(contacts.email(customer["email"]))
         if customer.get("phone"):
             found.append(contacts.phone(customer["phone"]))
+        if booking_ref:
+            found.append(contacts.handle("booking", booking_ref.upper()))
     except contacts.InvalidContact as exc:
         raise Unprocessable(f"customer: {exc}") from None
     if not found:
-        raise Unprocessable("customer needs an email, phone or external_id")
+        raise Unprocessable("customer needs an email, phone, external_id or a booking_ref in data")
     return found
 
 
 def normalize(envelope: dict[str, Any]) -> list[InboundMessage | IntegrationEvent]:
     """A ticket.create becomes a message on channel 'api'; other types stay events."""
-    found = customer_contacts(envelope["customer"])
+    found = customer_contacts(envelope["customer"], envelope["data"].get("booking_ref"))
     if envelope["type"] != "ticket.create":
         return [IntegrationEvent(envelope["id"], envelope["type"], envelope["occurred_at"],
                                  envelope["customer"], envelope["data"])]

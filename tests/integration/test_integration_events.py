@@ -75,3 +75,22 @@ def test_a_cancelled_flight_raises_the_priority_of_the_open_ticket(stack, http):
     assert disruption["value"] == 1.0 and "AF123 is cancelled" in disruption["reason"]
     assert after.history[-1]["cause"] == "journey.updated"
     assert after.queue == "disruption"
+
+
+def test_an_event_naming_only_the_booking_reference_finds_the_customer(stack, http):
+    booking = {**event("integration/journey_cancelled.json"), "id": "evt_booking_1"}
+    assert post(stack, http, booking).status_code == 202  # links booking X7K2QD to +14155550123
+    stack.pump.drain()
+    sms(stack, http, "SM" + "9" * 32, "Hello, any news?")
+    stack.pump.drain()
+    ticket_id = Customer.get(Identity.get("phone:+14155550123").customer_id).open_ticket_id
+    before = Ticket.get(ticket_id).jet["score"]
+    update = {"id": "evt_booking_2", "type": "booking.updated", "occurred_at": "2026-11-23T09:10:00Z",
+              "customer": {}, "data": {"booking_ref": "x7k2qd", "loyalty_tier": "platinum",
+                                       "special_services": ["WCHR"]}}
+    assert post(stack, http, update).status_code == 202
+    stack.pump.drain()
+    after = Ticket.get(ticket_id)
+    assert after.jet["score"] > before
+    assert "Confirm wheelchair assistance at the new gate" in after.jet["recommendations"]
+    assert Identity.get("booking:X7K2QD").customer_id == after.customer_id

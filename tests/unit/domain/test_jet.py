@@ -78,8 +78,15 @@ def test_an_angry_message_raises_mood_and_a_calm_one_does_not():
     assert angry.value > 0.5 > calm.value
 
 
+def test_french_messages_have_a_sentiment_of_their_own():
+    upset = indicators(score_of(facts(texts=["Mon vol est annulé et personne ne m'aide, c'est inadmissible !"],
+                                      language="fr")))["mood"]
+    calm = indicators(score_of(facts(texts=["Merci beaucoup, très bon service"], language="fr")))["mood"]
+    assert upset.value > 0.5 > calm.value
+
+
 def test_mood_stays_neutral_with_a_reason_where_there_is_no_sentiment_model():
-    mood = indicators(score_of(facts(texts=["C'est inadmissible !"], language="fr")))["mood"]
+    mood = indicators(score_of(facts(texts=["Das ist eine Katastrophe!"], language="de")))["mood"]
     assert mood.value == 0.0 and "no sentiment model" in mood.reason
 
 
