@@ -5,7 +5,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run lint test test-unit test-integration test-e2e token clean
+.PHONY: setup run lint test package test-unit test-integration test-e2e token clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
@@ -32,6 +32,14 @@ test-integration: setup
 
 test-e2e: setup
 	$(PY) -m pytest tests/e2e
+
+STAGE ?= dev
+package: setup
+	mkdir -p build/$(STAGE)
+	$(PY) -m infra.cloudformation $(STAGE) > build/$(STAGE)/merge.json
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
+		--merge-template build/$(STAGE)/merge.json build/$(STAGE)/out
+	@echo "template: build/$(STAGE)/out/sam.json  zip: build/$(STAGE)/out/deployment.zip"
 
 token: setup
 	@$(PY) -m infra.local.token $(AGENT)

@@ -37,7 +37,8 @@ class Settings:
     telegram_bot_token: str = ""
     ses_endpoint_url: Optional[str] = None
     support_email: str = "support@jetdesk.local"
-    chat_websocket_endpoint: str = ""   # https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
+    chat_websocket_endpoint: str = ""
+    attachments_bucket_name: str = ""   # deployed stages: the bucket CloudFormation created   # https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
     monitor_only: frozenset = frozenset()
     sink_url: str = ""
     agent_alert_topic_arn: str = ""
@@ -65,7 +66,7 @@ class Settings:
     @property
     def attachments_bucket(self) -> str:
         """S3 bucket for raw mail and attachments."""
-        return f"{self.table_prefix}-attachments"
+        return self.attachments_bucket_name or f"{self.table_prefix}-attachments"
 
     @property
     def inbound_mail_topic(self) -> str:
@@ -120,6 +121,7 @@ class Settings:
             ses_endpoint_url=env.get("SES_ENDPOINT_URL") or None,
             support_email=env.get("JETDESK_SUPPORT_EMAIL", "support@jetdesk.local"),
             chat_websocket_endpoint=env.get("JETDESK_CHAT_WEBSOCKET_ENDPOINT", ""),
+            attachments_bucket_name=env.get("JETDESK_ATTACHMENTS_BUCKET", ""),
             monitor_only=frozenset(c.strip() for c in env.get("JETDESK_MONITOR_ONLY", "").split(",") if c.strip()),
             sink_url=env.get("JETDESK_SINK_URL", "").rstrip("/"),
             agent_alert_topic_arn=env.get("JETDESK_AGENT_ALERT_TOPIC_ARN", ""),

@@ -334,6 +334,11 @@ def transaction() -> TransactWrite:
     return TransactWrite(connection=_shared["connection"])
 
 
+def base_name(model) -> str:
+    """The table's name without the stage prefix."""
+    return model.__dict__.get("_base_table_name") or model.Meta.table_name
+
+
 def configure(settings) -> None:
     """Point every model at this stage's tables and endpoint (call once at start-up).
 
@@ -345,7 +350,7 @@ def configure(settings) -> None:
                             connect_timeout_seconds=2, read_timeout_seconds=5)
     _shared["connection"] = connection
     for model in ALL_MODELS:
-        base = model.__dict__.get("_base_table_name") or model.Meta.table_name
+        base = base_name(model)
         model._base_table_name = base
         model.Meta.table_name = settings.table_name(base)
         model.Meta.region = settings.region
