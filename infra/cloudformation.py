@@ -109,7 +109,8 @@ def template(stage: str) -> dict[str, Any]:
         "InboundMailRule": {"Type": "AWS::SES::ReceiptRule", "DependsOn": "AttachmentsBucketPolicy", "Properties": {
             "RuleSetName": {"Ref": "InboundMailRuleSet"},
             "Rule": {"Name": f"{prefix}-to-jetdesk", "Enabled": True, "ScanEnabled": True, "TlsPolicy": "Require",
-                     "Actions": [{"S3Action": {"BucketName": {"Ref": "AttachmentsBucket"}, "ObjectKeyPrefix": "inbound/",
+                     "Actions": [{"S3Action": {"BucketName": {"Ref": "AttachmentsBucket"},
+                                               "ObjectKeyPrefix": "inbound/",
                                                "TopicArn": {"Ref": "InboundMailTopic"}}}]}}},
         "AgentsUserPool": {"Type": "AWS::Cognito::UserPool", "Properties": {
             "UserPoolName": f"{prefix}-agents", "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
