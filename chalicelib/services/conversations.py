@@ -11,7 +11,7 @@ from typing import Optional
 
 from pynamodb.exceptions import TransactWriteError
 
-from .. import clock
+from .. import clock, config
 from ..domain import contacts, language
 from ..domain import tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
@@ -161,8 +161,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
                    outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied")]
     if is_new_ticket and msg.channel in ACK_CHANNELS and not msg.automated:
         ack = Message(ticket.id, clock.new_id(), direction="outbound", channel=msg.channel,
-                      text=f"Thanks, we have your message. Your reference is {ticket.ref}; "
-                           "an agent will reply here.",
+                      text=config.message("acknowledgement", ticket.language, ref=ticket.ref),
                       created_at=now, author="system", delivery_status="pending")
         writes += [ack, outbox.customer_message(ticket, ack)]
 

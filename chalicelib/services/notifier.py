@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 
 import requests
 from pynamodb.exceptions import UpdateError
@@ -73,8 +74,9 @@ def _retry_later(intent: Outbox, reason: str) -> None:
 
 
 def backoff(attempt: int) -> int:
-    """Seconds before the next try: 2, 4, 8, … capped at SQS's 15-minute delay."""
-    return min(MAX_DELAY_SECONDS, 2 ** attempt)
+    """Seconds before the next try: "full jitter" over 2, 4, 8, … capped at SQS's 15-minute delay,
+    so retries of one provider outage do not arrive together."""
+    return random.randint(1, min(MAX_DELAY_SECONDS, 2 ** attempt))
 
 
 def _fail(intent: Outbox, reason: str) -> None:

@@ -63,3 +63,11 @@ def test_events_for_a_new_customer_create_the_profile_without_a_ticket(stack, ht
     customer = Customer.get(Identity.get("email:new@example.com").customer_id)
     assert customer.journey["segments"][0]["status"] == "cancelled"
     assert customer.open_ticket_id is None and Ticket.count() == 0
+
+
+def test_the_acknowledgement_speaks_the_customers_language(stack, http):
+    sms(stack, http, "SM" + "9" * 32, "Bonjour, mon vol est annulé, que dois-je faire ?", sender="+33612345678")
+    stack.pump.drain()
+    ticket = ticket_of("+33612345678")
+    ack = [m for m in Message.query(ticket.id) if m.author == "system"][0]
+    assert ticket.language == "fr" and ack.text.startswith("Merci, nous avons bien reçu votre message")

@@ -111,3 +111,15 @@ def test_the_score_follows_the_formula():
     expected = 100 * score.priority * (w["journey"] * score.journey + w["experience"] * score.experience
                                        + w["ticket"] * score.ticket)
     assert score.score == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("higher, lower", [
+    (dict(texts=["My flight was cancelled, what now?"], journey={"segments": [segment("cancelled", hours=2)]}),
+     dict(texts=["What are the baggage rules?"], journey={"segments": [segment(hours=24 * 30)]})),
+    (dict(texts=["Where is my bag?"], profile={"loyalty_tier": "platinum", "special_services": ["WCHR"]}),
+     dict(texts=["Where is my bag?"])),
+    (dict(texts=["Where is my bag?! I am furious, this is a disgrace"]),
+     dict(texts=["Where is my bag? Thank you so much for your help"])),
+], ids=["cancelled-in-2h-vs-question-next-month", "platinum-wheelchair-vs-no-profile", "furious-vs-polite"])
+def test_scenarios_rank_as_a_supervisor_would(higher, lower):
+    assert score_of(facts(**higher)).score > score_of(facts(**lower)).score
