@@ -15,6 +15,7 @@ from chalicelib.services import (
     agents,
     chat,
     conversations,
+    ingest,
     intake,
     jetconfig,
     mail,
@@ -64,6 +65,10 @@ def json_errors(event, get_response):
         app.log.exception("unhandled error", extra={"path": app.current_request.context.get("resourcePath")})
         return _error(500, "internal", "something went wrong on our side; try again")
     body = response.body
+    if response.status_code == 415 and app.current_request is not None:  # refused before our views: keep it
+        request = app.current_request
+        ingest.reject(request.context.get("resourcePath", "?"), "unsupported media type", dict(request.headers),
+                      (request.raw_body or b"")[:ingest.MAX_KEPT_BODY], replayable=False)
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         code = {415: "unsupported_media_type", 405: "method_not_allowed",
                 500: "internal"}.get(response.status_code, "bad_request")
@@ -75,6 +80,7 @@ def raw_request() -> RawRequest:
     r = app.current_request
     body = r.raw_body or b""
     if len(body) > settings.max_body_bytes:
+        ingest.reject(r.context.get("resourcePath", "?"), "payload too large", dict(r.headers), body, replayable=False)
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
     return RawRequest(r.method, r.context.get("resourcePath", ""), dict(r.headers), body,
                       dict(r.query_params or {}))
@@ -186,7 +192,8 @@ def chat_session():
 def chat_message():
     session = channels.for_provider("chat").verify(raw_request(), settings)
     body = json_body("chat_message")
-    return Response(chat.post(session, body["text"], body.get("client_id")), status_code=202)
+    answer = chat.post(session, body["text"], body.get("client_id"))
+    return Response(answer, status_code=200 if answer["duplicate"] else 202)
 
 
 @app.route("/channels/chat/messages", methods=["GET"])

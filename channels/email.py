@@ -293,7 +293,9 @@ def ses_message_id(ses_id: str, region: str) -> str:
 
 
 def send(ctx: SendContext, reply_to: dict, text: str) -> Sent:
-    data = build_reply(ctx.settings, reply_to, text).as_bytes()
+    # SMTP policy with RFC 5322's 998-character limit: long Message-IDs (SES ids) in
+    # In-Reply-To/References must never be folded or encoded, or threading breaks.
+    data = build_reply(ctx.settings, reply_to, text).as_bytes(policy=policy.SMTP.clone(max_line_length=998))
     try:
         answer = ctx.ses().send_raw_email(RawMessage={"Data": data})
     except ClientError as exc:

@@ -29,6 +29,7 @@ class Facts:
     intent: Optional[str] = None       # known intent, else recognised from texts
     agent_emotions: Sequence[str] = ()  # the agents' live readings, newest last
     ratings: Sequence[dict] = ()       # the customer's stage ratings [{stage, rating}], newest last
+    channel: str = ""                  # the ticket's channel, for rules that test it
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def score(f: Facts, config: dict[str, Any]) -> Score:
     p = config["priorities"].get(intent, config["priorities"]["other"])
     status = 100 * (w["journey"] * p * j + w["experience"] * p * e + w["ticket"] * p * t)
     tier = next(name for name, floor in config["bands"] if status >= floor)
-    ctx = Context(intent=intent, tier=tier, language=f.language, indicators=ind)
+    ctx = Context(intent=intent, tier=tier, channel=f.channel, language=f.language, indicators=ind)
     recs = tuple(rule["text"] for rule in config["recommendations"] if matches(rule["when"], ctx))
     return Score(status, tier, p, intent, j, e, t, dict(w),
                  tuple(ind[k] for k in INDICATORS), recs)

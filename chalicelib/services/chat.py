@@ -11,7 +11,7 @@ from channels.base import RawRequest
 
 from .. import clock
 from ..domain import contacts
-from ..errors import ApiError
+from ..errors import ApiError, Unprocessable
 from ..settings import get_settings
 from ..storage.models import ChatConnection, Message, Ticket
 from . import customers, ingest, presenters, providers, ratelimit
@@ -27,7 +27,10 @@ CONVERSATION_TICKETS = 5
 def start(name: str, email: Optional[str], client: str) -> dict[str, Any]:
     ratelimit.hit(f"chat-session:{client}", SESSIONS_PER_MINUTE, 60)
     if email:
-        email = contacts.email(email).value
+        try:
+            email = contacts.email(email).value
+        except contacts.InvalidContact as exc:
+            raise Unprocessable(f"email: {exc}") from None
     conversation_id = clock.new_id()
     token, expires = chat.issue(get_settings(), conversation_id, name, email)
     return {"token": token, "conversation_id": conversation_id,
@@ -50,7 +53,8 @@ def conversation(session: dict[str, Any], after: Optional[str]) -> dict[str, Any
     condition = Message.id > after if after else None
     found = sorted((m for t in tickets for m in Message.query(t.id, range_key_condition=condition)),
                    key=lambda m: m.id)
-    items = [{k: v for k, v in presenters.message(m).items() if k not in ("provider_message_id",)} for m in found]
+    items = [{"id": m.id, "direction": m.direction, "text": m.text, "created_at": clock.iso(m.created_at),
+              "from": "you" if m.direction == "inbound" else "support"} for m in found]
     return {"items": items, "next": found[-1].id if found else after}
 
 

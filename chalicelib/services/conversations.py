@@ -145,7 +145,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
                       media=[m.__dict__ for m in msg.media] or None,
                       attachments=[{k: v for k, v in a.__dict__.items() if k != "content"}
                                    for a in msg.attachments] or None)
-    ticket.inbound_count = int(ticket.inbound_count or 0) + 1
+    ticket.inbound_count = int(ticket.inbound_count or 0) + (0 if msg.automated else 1)
     ticket.channels_used = set(ticket.channels_used or ()) | {msg.channel}
     ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:1000]])[-RECENT_TEXTS:]
     ticket.updated_at = now

@@ -1,6 +1,7 @@
 """Provider news about messages we sent: delivery_status only ever moves forward."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from pynamodb.exceptions import UpdateError
@@ -8,6 +9,7 @@ from pynamodb.exceptions import UpdateError
 from channels.base import StatusUpdate
 
 from ..storage.models import Message
+from . import ingest
 
 log = logging.getLogger(__name__)
 ORDER = ("pending", "queued", "sent", "delivered", "read")
@@ -23,8 +25,10 @@ def _earlier(status: str) -> list[str]:
 def apply(update: StatusUpdate) -> bool:
     """Move the message forward; False when we never sent it or it is already further on."""
     found = next(iter(Message.by_provider_id.query(update.provider_message_id, limit=1)), None)
-    if found is None:
+    if found is None:  # not sent by us, or ahead of our own write: kept for replay, never dropped
         log.info("status for an unknown message", extra={"provider": update.provider, "status": update.status})
+        ingest.dead_letter(f"status/{update.provider}", "status for a message we do not know (yet)",
+                           {"status_update": dataclasses.asdict(update)})
         return False
     actions = [Message.delivery_status.set(update.status)]
     if update.reason:

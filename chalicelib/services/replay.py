@@ -4,12 +4,12 @@ from __future__ import annotations
 import base64
 from typing import Any, Optional
 
-from channels.base import RawRequest
+from channels.base import RawRequest, StatusUpdate
 
 from .. import clock
 from ..errors import Conflict, NotFound
-from ..storage.models import DeadLetter, InboundMessage, Outbox
-from . import conversations, intake, notifier, presenters
+from ..storage.models import DeadLetter, InboundMessage, Message, Outbox
+from . import conversations, deliveries, intake, notifier, presenters
 
 
 def listing(day: Optional[str], cursor: Optional[str]) -> dict[str, Any]:
@@ -46,9 +46,15 @@ def _replay_webhook(letter: DeadLetter) -> dict[str, Any]:
 
 def _replay_record(letter: DeadLetter) -> dict[str, Any]:
     record = letter.payload["record"]
+    if "status_update" in record:
+        return {"applied": deliveries.apply(StatusUpdate(**record["status_update"]))}
     if "outbox_id" in record:
-        Outbox(record["outbox_id"]).update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0)],
-                                            condition=Outbox.id.exists())
+        intent = Outbox.get(record["outbox_id"], consistent_read=True)
+        intent.update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0)])
+        if intent.kind == "customer_message" and intent.message_id:  # failed is final, except by replay
+            Message(intent.ticket_id, intent.message_id).update(
+                actions=[Message.delivery_status.set("pending"), Message.failure_reason.remove()],
+                condition=Message.id.exists())
         notifier.redeliver(record["outbox_id"])
         return {"redelivered": record["outbox_id"]}
     image = record.get("dynamodb", {}).get("NewImage", {})

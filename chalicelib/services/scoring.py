@@ -21,6 +21,7 @@ def facts(ticket: Ticket, customer: Customer, now: datetime) -> jet.Facts:
         channels_used=len(ticket.channels_used or ()) or 1,
         agent_emotions=tuple(e["emotion"] for e in ticket.agent_feedback or ()),
         ratings=tuple((customer.profile or {}).get("ratings", ())),
+        channel=ticket.channel,
     )
 
 

@@ -9,7 +9,7 @@ from .. import clock
 from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
-from ..storage.models import Agent, Customer, Message, Ticket, transaction
+from ..storage.models import Agent, Customer, Message, Queue, Ticket, transaction
 from . import agents, audit, customers, outbox, presenters, scoring, sweep
 from .agents import Actor
 
@@ -34,7 +34,11 @@ def _visible(who: Actor, ticket_id: str) -> Ticket:
 
 def get(who: Actor, ticket_id: str) -> dict[str, Any]:
     ticket = _visible(who, ticket_id)
-    return {**presenters.ticket_with_timeline(ticket, Message.query(ticket.id)), "events": audit.trail(ticket.id)}
+    customer = Customer.get(ticket.customer_id)
+    return {**presenters.ticket_with_timeline(ticket, Message.query(ticket.id)), "events": audit.trail(ticket.id),
+            "customer": {"id": customer.id, "name": customer.name, "language": customer.language,
+                         "contacts": sorted(customer.contacts or ()), "profile": customer.profile or {},
+                         "journey": customer.journey or {}}}
 
 
 def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
@@ -152,6 +156,11 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             target = Agent.get(agent)
         except Agent.DoesNotExist:
             raise NotFound(f"no agent {agent}") from None
+    if queue:
+        try:
+            Queue.get(queue)
+        except Queue.DoesNotExist:
+            raise NotFound(f"no queue {queue}") from None
 
     def change(ticket: Ticket) -> list:
         if ticket.assignee:

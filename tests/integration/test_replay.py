@@ -33,3 +33,21 @@ def test_a_forged_webhook_is_kept_but_never_replayed(stack, http):
     assert not letter["replayable"]
     assert http.post(f"/admin/dead-letters/{letter['id']}/replay",
                      headers=bearer(stack.settings, "sam")).status_code == 409
+
+
+def test_replaying_a_failed_notification_sends_it_and_clears_the_failure(stack, http):
+    import json
+    import urllib.request
+
+    from chalicelib.storage.models import Message
+    request = urllib.request.Request(stack.sink.url + "/faults", method="POST",
+                                     data=json.dumps({"provider": "twilio", "count": 1, "status": 400}).encode())
+    urllib.request.urlopen(request).close()
+    sms(stack, http, "SM" + "2" * 32, "Where is my bag?")
+    stack.pump.drain()
+    [letter] = [d for d in http.get("/admin/dead-letters", headers=bearer(stack.settings, "sam")).json_body["items"]
+                if d["source"] == "notifier"]
+    replayed = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.status_code == 200
+    ack = next(m for m in Message.scan() if m.author == "system")
+    assert ack.delivery_status == "queued" and ack.failure_reason is None

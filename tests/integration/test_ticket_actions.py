@@ -103,3 +103,15 @@ def test_every_change_leaves_an_audit_event_returned_with_the_ticket(stack, http
         ("customer", "opened"), ("agent:bob", "claimed"), ("agent:bob", "accepted"), ("agent:bob", "replied"),
         ("agent:bob", "feedback"), ("agent:sam", "transferred"), ("agent:alice", "resolved")]
     assert events[0]["via"] == "sms" and events[5]["queue"] == "disruption"
+
+
+def test_a_transfer_to_a_queue_that_does_not_exist_is_404(stack, http):
+    ticket = claimed(stack, http)
+    assert act(stack, http, "sam", ticket["id"], "transfer", {"queue": "nowhere"}).status_code == 404
+    assert Ticket.get(ticket["id"]).queue == "general"
+
+
+def test_the_ticket_view_carries_the_customer(stack, http):
+    ticket = claimed(stack, http)
+    view = http.get(f"/tickets/{ticket['id']}", headers=bearer(stack.settings, "bob")).json_body
+    assert view["customer"]["id"] == ticket["customer_id"] and "phone:+14155550123" in view["customer"]["contacts"]

@@ -112,3 +112,17 @@ def test_stop_opts_the_number_out_and_nothing_is_sent_to_it_until_start(stack, h
     stack.pump.drain()
     assert Identity.get("phone:+14155550123").opted_out is False
     assert Ticket.get(ticket_id).inbound_count == 1
+
+
+def test_a_status_for_a_message_we_do_not_know_yet_is_kept_and_replayable(stack, http):
+    from .conftest import bearer
+    status_callback(stack, http, "SM" + "e" * 32, "delivered")
+    [letter] = http.get("/admin/dead-letters", headers=bearer(stack.settings, "sam")).json_body["items"]
+    assert letter["source"] == "status/twilio" and letter["replayable"]
+
+
+def test_refused_bodies_are_kept_even_before_verification(stack, http):
+    http.post(PATH, headers={"Content-Type": "application/json"}, body=b"{}")
+    body = "Body=" + "x" * (stack.settings.max_body_bytes + 1)
+    http.post(PATH, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=body)
+    assert sorted(d.reason for d in DeadLetter.scan()) == ["payload too large", "unsupported media type"]

@@ -109,3 +109,22 @@ def test_a_connected_page_gets_agent_replies_pushed_over_websockets(stack, http,
     app.chat_disconnect(ws_event("$disconnect", "conn-1"), None)
     from chalicelib.storage.models import ChatConnection
     assert ChatConnection.count() == 0
+
+
+def test_a_typed_email_that_is_not_one_is_422_and_a_resend_is_200(stack, http):
+    response = http.post("/channels/chat/sessions", headers={"Content-Type": "application/json"},
+                         body=json.dumps({"name": "A", "email": "a@b"}))
+    assert response.status_code == 422
+    session = start(http)
+    assert say(http, session, "hello, where is my bag", client_id="k").status_code == 202
+    assert say(http, session, "hello, where is my bag", client_id="k").status_code == 200
+
+
+def test_the_customer_sees_no_agent_ids_nor_internal_reasons(stack, http):
+    session = start(http)
+    say(http, session, "My bag is lost, can you help?")
+    stack.pump.drain()
+    agent_replies(stack, http, next(iter(Ticket.scan())).id, "Looking now.")
+    items = poll(http, session)["items"]
+    assert [m["from"] for m in items] == ["you", "support"]
+    assert all(set(m) == {"id", "direction", "text", "created_at", "from"} for m in items)

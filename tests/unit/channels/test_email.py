@@ -335,3 +335,21 @@ def test_a_rejected_message_fails_with_the_ses_reason(settings):
     ses = FakeSES(client_error("MessageRejected", 400))
     with pytest.raises(ProviderRefused, match="MessageRejected: MessageRejected happened"):
         email.send(context(settings, ses), REPLY_TO, "text")
+
+
+def test_long_ses_message_ids_are_never_folded_in_threading_headers(settings):
+    class Recorder:
+        def __init__(self):
+            self.raw = b""
+
+        def send_raw_email(self, RawMessage):
+            self.raw = RawMessage["Data"]
+            return {"MessageId": "0100019555a1b2c3-1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b-000000"}
+    ses = Recorder()
+    long_id = "0100019555a1b2c3-1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b-000000@email.amazonses.com"
+    reply_to = {"channel": "email", "provider": "email", "address": "a@example.com", "subject": "Lost bag",
+                "ref": "JD-ABCDEFGH", "in_reply_to": long_id, "references": ["first@example.com", long_id]}
+    from channels.base import SendContext
+    email.send(SendContext(settings=settings, http=None, ses=lambda: ses), reply_to, "Found it")
+    headers = ses.raw.split(b"\r\n\r\n", 1)[0].decode()
+    assert f"In-Reply-To: <{long_id}>" in headers and "=?" not in headers
