@@ -5,7 +5,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run lint test package test-unit test-integration test-e2e token clean
+.PHONY: setup run lint test package test-unit test-integration test-e2e token bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
@@ -22,7 +22,7 @@ test: setup lint
 	$(PY) -m pytest
 
 lint: setup
-	$(PY) -m ruff check app.py chalicelib channels infra tests
+	$(PY) -m ruff check app.py chalicelib channels infra tests bench
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
@@ -43,6 +43,10 @@ package: setup
 
 token: setup
 	@$(PY) -m infra.local.token $(AGENT)
+
+# Benchmarks (bench/README.md): one run, one table, bench/results/latest.json and latest.png.
+bench: setup
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

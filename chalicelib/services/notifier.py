@@ -48,8 +48,18 @@ def deliver(intent: Outbox) -> None:
     except PermanentFailure as exc:
         _fail(intent, str(exc))
         return
-    intent.update(actions=[Outbox.status.set("done"), Outbox.attempts.add(1)],
-                  condition=Outbox.status == "pending")
+    _settle(intent, [Outbox.status.set("done"), Outbox.attempts.add(1)])
+
+
+def _settle(intent: Outbox, actions: list) -> bool:
+    """Update a pending intent; False if another run (a batch retry) already settled it."""
+    try:
+        intent.update(actions=actions, condition=Outbox.status == "pending")
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def redeliver(outbox_id: str) -> None:
@@ -61,7 +71,8 @@ def redeliver(outbox_id: str) -> None:
 
 
 def _retry_later(intent: Outbox, reason: str) -> None:
-    intent.update(actions=[Outbox.attempts.add(1)], condition=Outbox.status == "pending")
+    if not _settle(intent, [Outbox.attempts.add(1)]):
+        return
     if intent.attempts >= MAX_ATTEMPTS:
         _fail(intent, f"gave up after {intent.attempts} attempts: {reason}")
         return
@@ -80,7 +91,8 @@ def backoff(attempt: int) -> int:
 
 
 def _fail(intent: Outbox, reason: str) -> None:
-    intent.update(actions=[Outbox.status.set("failed")], condition=Outbox.status == "pending")
+    if not _settle(intent, [Outbox.status.set("failed")]):
+        return
     if intent.kind == "customer_message" and intent.message_id:
         Message(intent.ticket_id, intent.message_id).update(
             actions=[Message.delivery_status.set("failed"), Message.failure_reason.set(reason[:500])],
