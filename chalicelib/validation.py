@@ -6,15 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-
 from .errors import BadRequest, Unprocessable
 
 SCHEMAS = Path(__file__).parent / "schemas"
 
 
 @lru_cache(maxsize=None)
-def validator(name: str) -> Draft202012Validator:
+def validator(name: str):
+    from jsonschema import Draft202012Validator, FormatChecker  # on first use: webhooks mostly need none
+
     schema = json.loads((SCHEMAS / f"{name}.json").read_text())
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=FormatChecker())

@@ -6,8 +6,6 @@ import hmac
 import time
 from typing import Any, Optional
 
-import jwt
-
 from chalicelib.domain.inbound import InboundMessage
 from chalicelib.errors import Unauthorized
 
@@ -24,6 +22,7 @@ def _key(settings) -> bytes:
 
 def issue(settings, conversation_id: str, name: str, email: Optional[str],
           now: Optional[int] = None) -> tuple[str, int]:
+    import jwt  # on first use (cold starts)
     now = int(time.time()) if now is None else now
     claims = {"sub": conversation_id, "aud": AUDIENCE, "iat": now, "exp": now + SESSION_SECONDS, "name": name}
     if email:
@@ -33,6 +32,7 @@ def issue(settings, conversation_id: str, name: str, email: Optional[str],
 
 def verify(request: RawRequest, settings) -> dict[str, Any]:
     """The session's claims: ``sub`` is the one conversation this token may touch."""
+    import jwt
     scheme, _, token = (request.header("Authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send the chat session token as Authorization: Bearer <token>")

@@ -5,8 +5,6 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-import jwt
-
 from ..errors import Unauthorized
 
 
@@ -17,6 +15,7 @@ class Principal:
 
 
 def issue(settings, agent_id: str, role: str = "agent", ttl_seconds: int = 12 * 3600) -> str:
+    import jwt  # on first use: PyJWT pulls in cryptography, which cold starts need not pay for
     if not settings.jwt_secret:
         raise RuntimeError("tokens are issued by Cognito on this stage")
     now = int(time.time())
@@ -26,11 +25,13 @@ def issue(settings, agent_id: str, role: str = "agent", ttl_seconds: int = 12 * 
 
 
 @lru_cache(maxsize=4)
-def _jwks(url: str) -> jwt.PyJWKClient:
+def _jwks(url: str):
+    import jwt
     return jwt.PyJWKClient(url, cache_keys=True)
 
 
 def verify(settings, token: str) -> Principal:
+    import jwt
     try:
         if settings.jwks_url:
             key = _jwks(settings.jwks_url).get_signing_key_from_jwt(token).key

@@ -11,7 +11,6 @@ import json
 import logging
 import random
 
-import requests
 from pynamodb.exceptions import UpdateError
 
 import channels
@@ -161,6 +160,7 @@ def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id
                       separators=(",", ":")).encode()
     headers = {"content-type": "application/json",
                **standard_webhook_headers(target["secret"], delivery_id, body)}
+    import requests  # on first use (cold starts)
     try:
         answer = providers.http().post(target["url"], data=body, headers=headers, timeout=10)
     except requests.RequestException as exc:

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import boto3
-import requests
-
 from ..settings import get_settings
 
 TWILIO_API = "https://api.twilio.com"
@@ -31,6 +28,7 @@ def twilio():
 
 
 def _aws(service: str):
+    import boto3  # on first use: a webhook that only writes DynamoDB never needs it
     s = get_settings()
     return boto3.client(service, region_name=s.region, endpoint_url=s.aws_endpoint_url)
 
@@ -52,6 +50,7 @@ def s3():
 
 @lru_cache(maxsize=1)
 def ses():
+    import boto3
     s = get_settings()
     return boto3.client("ses", region_name=s.region, endpoint_url=s.ses_endpoint_url or s.aws_endpoint_url)
 
@@ -59,12 +58,14 @@ def ses():
 @lru_cache(maxsize=1)
 def websockets():
     """API Gateway's management API for the chat WebSocket stage, when one is deployed."""
+    import boto3
     s = get_settings()
     return boto3.client("apigatewaymanagementapi", region_name=s.region, endpoint_url=s.chat_websocket_endpoint)
 
 
 @lru_cache(maxsize=1)
-def http() -> requests.Session:
+def http():
+    import requests
     return requests.Session()
 
 
