@@ -7,7 +7,6 @@ from typing import Any
 import channels
 
 from ..errors import ApiError
-from ..settings import get_settings
 from . import ingest, intake, providers
 
 log = logging.getLogger(__name__)
@@ -29,6 +28,3 @@ def receive_ses(notification: dict[str, Any]) -> intake.Receipt:
         log.warning("inbound mail refused", extra={"reason": exc.message})
         return intake.Receipt()
 
-
-def topic() -> str:
-    return get_settings().inbound_mail_topic
