@@ -39,7 +39,7 @@ def verify(settings, token: str) -> Principal:
                                 audience=settings.jwt_audience, options={"require": ["exp", "sub"]})
             groups = claims.get("cognito:groups", [])
             role = "supervisor" if "supervisor" in groups else "agent"
-            return Principal(claims.get("username") or claims["sub"], role)
+            return Principal(claims.get("cognito:username") or claims.get("username") or claims["sub"], role)
         claims = jwt.decode(token, settings.jwt_secret, algorithms=["HS256"], issuer=settings.jwt_issuer,
                             audience=settings.jwt_audience, options={"require": ["exp", "sub"]})
     except jwt.PyJWTError as exc:
