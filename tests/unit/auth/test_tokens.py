@@ -27,3 +27,22 @@ def test_an_unsigned_token_is_refused(settings):
     forged = jwt.encode({"sub": "sam", "role": "supervisor", "exp": 9999999999}, key=None, algorithm="none")
     with pytest.raises(Unauthorized):
         tokens.verify(settings, forged)
+
+
+def test_cognito_id_tokens_verify_through_the_pools_jwks(settings, monkeypatch):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pool = dataclasses.replace(settings, jwt_secret="", jwks_url="https://cognito.example/jwks.json",
+                               jwt_issuer="https://cognito-idp.us-east-1.amazonaws.com/pool",
+                               jwt_audience="client-id")
+
+    class Jwks:
+        def get_signing_key_from_jwt(self, token):
+            return type("Key", (), {"key": key.public_key()})()
+    monkeypatch.setattr(tokens, "_jwks", lambda url: Jwks())
+    claims = {"sub": "uuid-1", "cognito:username": "sam", "cognito:groups": ["supervisor"],
+              "iss": pool.jwt_issuer, "aud": "client-id", "exp": 9999999999}
+    assert tokens.verify(pool, jwt.encode(claims, key, algorithm="RS256")) == tokens.Principal("sam", "supervisor")
+    with pytest.raises(Unauthorized):
+        tokens.verify(pool, jwt.encode({**claims, "aud": "another-client"}, key, algorithm="RS256"))
