@@ -1,0 +1,78 @@
+"""Who may call what, over HTTP on the running stack: every agent route against every kind of caller."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import jwt
+import pytest
+import requests
+
+from infra.local.stage import stage_environment
+
+from .conftest import eventually
+from .test_sms_path import send_sms
+
+SECRETS = stage_environment("local")
+AGENT_ROUTES = [("GET", "/queues"), ("GET", "/queues/disruption/tickets"), ("POST", "/queues/disruption/claim"),
+                ("GET", "/tickets?contact=%2B14155550100"), ("GET", "/tickets/{t}"), ("POST", "/tickets/{t}/replies"),
+                ("POST", "/tickets/{t}/accept"), ("POST", "/tickets/{t}/release"), ("POST", "/tickets/{t}/transfer"),
+                ("POST", "/tickets/{t}/resolve"), ("POST", "/tickets/{t}/feedback"), ("GET", "/customers/{c}"),
+                ("GET", "/admin/dead-letters"), ("GET", "/admin/jet-config"), ("GET", "/admin/webhooks")]
+BODIES = {"replies": {"text": "hi"}, "transfer": {"queue": "general"}, "feedback": {"emotion": "calm"}}
+
+
+def local_jwt(agent: str, **overrides) -> str:
+    now = int(time.time())
+    claims = {"sub": agent, "role": "agent", "iss": SECRETS["JETDESK_JWT_ISSUER"],
+              "aud": SECRETS["JETDESK_JWT_AUDIENCE"], "iat": now, "exp": now + 600, **overrides}
+    return jwt.encode(claims, SECRETS["JETDESK_JWT_SECRET"], algorithm="HS256")
+
+
+@pytest.fixture(scope="module")
+def disruption_ticket(local_stack, token):
+    phone = "+1415557" + str(uuid.uuid4().int)[:4]
+    send_sms(local_stack.base_url, phone, "My flight was cancelled, please help")
+    auth = {"Authorization": "Bearer " + token("sam")}
+
+    def found():
+        items = requests.get(f"{local_stack.base_url}/tickets?contact={phone.replace('+', '%2B')}", headers=auth,
+                             timeout=10).json()["items"]
+        return items[0] if items else None
+    return eventually(found)
+
+
+def call(base, method, path, ticket, headers):
+    path = path.replace("{t}", ticket["id"]).replace("{c}", ticket["customer_id"])
+    body = next((b for k, b in BODIES.items() if path.endswith("/" + k)), None)
+    return requests.request(method, base + path, json=body, headers=headers, timeout=10)
+
+
+@pytest.mark.parametrize("caller", ["none", "garbage", "forged", "expired", "chat session"])
+def test_every_agent_route_refuses_callers_without_a_valid_agent_token(local_stack, disruption_ticket, caller):
+    chat = requests.post(local_stack.base_url + "/channels/chat/sessions", json={"name": "x"}, timeout=10).json()
+    tokens = {"none": None, "garbage": "not-a-jwt", "chat session": chat["token"],
+              "forged": jwt.encode({"sub": "sam", "role": "supervisor", "exp": 9999999999}, "guessed-secret-long-enough"
+                                   "-for-hs256", algorithm="HS256"),
+              "expired": local_jwt("sam", exp=int(time.time()) - 5)}
+    headers = {"Authorization": f"Bearer {tokens[caller]}"} if tokens[caller] else {}
+    for method, path in AGENT_ROUTES:
+        response = call(local_stack.base_url, method, path, disruption_ticket, headers)
+        assert response.status_code == 401, (caller, method, path, response.status_code)
+        assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_an_agent_outside_the_queue_reaches_neither_its_tickets_nor_supervisor_routes(local_stack, disruption_ticket,
+                                                                                      token):
+    bob = {"Authorization": "Bearer " + token("bob")}  # general only
+    forbidden = [r for r in AGENT_ROUTES if r not in {("GET", "/queues"), ("GET", "/tickets?contact=%2B14155550100")}]
+    for method, path in forbidden:
+        response = call(local_stack.base_url, method, path, disruption_ticket, bob)
+        assert response.status_code == 403, (method, path, response.status_code)
+
+
+def test_a_supervisor_reaches_every_route(local_stack, disruption_ticket, token):
+    sam = {"Authorization": "Bearer " + token("sam")}
+    for method, path in AGENT_ROUTES:
+        response = call(local_stack.base_url, method, path, disruption_ticket, sam)
+        assert response.status_code not in (401, 403), (method, path, response.status_code)
