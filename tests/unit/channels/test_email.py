@@ -353,3 +353,8 @@ def test_long_ses_message_ids_are_never_folded_in_threading_headers(settings):
     email.send(SendContext(settings=settings, http=None, ses=lambda: ses), reply_to, "Found it")
     headers = ses.raw.split(b"\r\n\r\n", 1)[0].decode()
     assert f"In-Reply-To: <{long_id}>" in headers and "=?" not in headers
+
+
+def test_a_customer_subject_cannot_inject_headers_into_our_reply():
+    subject = email.reply_subject("Refund\r\nBcc: everyone@example.com", "JD-ABCDEFGH")
+    assert "\r" not in subject and "\n" not in subject and subject.startswith("Re: Refund Bcc:")
