@@ -7,7 +7,7 @@ from typing import Any, Iterable, Optional
 
 from ..clock import iso
 from ..errors import BadRequest
-from ..storage.models import Message, Ticket
+from ..storage.models import Customer, Message, Ticket
 
 
 def jet_banner(ticket: Ticket) -> dict[str, Any]:
@@ -25,6 +25,11 @@ def ticket(t: Ticket) -> dict[str, Any]:
         "sla_due_at": iso(t.sla_due_at), "first_response_at": iso(t.first_response_at),
         "jet": jet_banner(t),
     }
+
+
+def customer(c: Customer) -> dict[str, Any]:
+    return {"id": c.id, "name": c.name, "language": c.language, "contacts": sorted(c.contacts or ()),
+            "profile": c.profile or {}, "journey": c.journey or {}, "open_ticket_id": c.open_ticket_id}
 
 
 def message(m: Message) -> dict[str, Any]:

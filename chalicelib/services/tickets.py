@@ -34,11 +34,8 @@ def _visible(who: Actor, ticket_id: str) -> Ticket:
 
 def get(who: Actor, ticket_id: str) -> dict[str, Any]:
     ticket = _visible(who, ticket_id)
-    customer = Customer.get(ticket.customer_id)
     return {**presenters.ticket_with_timeline(ticket, Message.query(ticket.id)), "events": audit.trail(ticket.id),
-            "customer": {"id": customer.id, "name": customer.name, "language": customer.language,
-                         "contacts": sorted(customer.contacts or ()), "profile": customer.profile or {},
-                         "journey": customer.journey or {}}}
+            "customer": presenters.customer(Customer.get(ticket.customer_id))}
 
 
 def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
@@ -223,7 +220,4 @@ def customer_view(who: Actor, customer_id: str) -> dict[str, Any]:
     visible = [t for t in found if who.may_see(t)]
     if not visible and not who.is_supervisor:
         raise Forbidden("none of this customer's tickets is in your queues")
-    return {"id": customer.id, "name": customer.name, "language": customer.language,
-            "contacts": sorted(customer.contacts or ()), "profile": customer.profile or {},
-            "journey": customer.journey or {}, "open_ticket_id": customer.open_ticket_id,
-            "tickets": [presenters.ticket(t) for t in visible]}
+    return {**presenters.customer(customer), "tickets": [presenters.ticket(t) for t in visible]}
