@@ -126,7 +126,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
                             [contacts.Contact(k, v) for k, v in msg.unverified_contacts])
     ticket = _find_ticket(msg, who.customer, now)
     if msg.automated and ticket is None:
-        _commit(item, None, customers.Resolution(who.customer, False), [], outcome="automated: no ticket opened")
+        _commit(item, None, None, [], outcome="automated: no ticket opened")  # nothing about the sender is kept
         return None
     is_new_ticket = ticket is None
     if is_new_ticket:
@@ -176,7 +176,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
 
 def _keyword(item: InboundItem, msg: InboundMessage, word: str) -> None:
     """STOP/START/HELP: record the consent, open no ticket (Twilio answers the keyword itself)."""
-    who, updates = customers.Resolution(Customer("-"), False), []
+    who, updates = None, []
     if word in ("opt_out", "opt_in"):
         who = customers.resolve([contacts.Contact("phone", msg.sender)], msg.sender_name)
         for identity in who.new_identities:
@@ -216,9 +216,10 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
     return None
 
 
-def _commit(item: InboundItem, ticket: Optional[Ticket], who: customers.Resolution, others: list,
+def _commit(item: InboundItem, ticket: Optional[Ticket], who: Optional[customers.Resolution], others: list,
             outcome: Optional[str] = None, updates: list = ()) -> None:
-    """One transaction: the inbound item leaves ``stored`` with everything it caused."""
+    """One transaction: the inbound item leaves ``stored`` with everything it caused
+    (``who`` is None when the customer and their identities stay as they are)."""
     try:
         with transaction() as tx:
             done = [InboundItem.status.set("processed")]
@@ -230,9 +231,9 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: customers.Resoluti
             for model, actions, *condition in updates:
                 tx.update(model, actions=actions, condition=condition[0] if condition else None,
                           add_version_condition=False)
-            if who.changed:
+            if who is not None and who.changed:
                 tx.save(who.customer, condition=Customer.id.does_not_exist() if who.is_new else None)
-            for identity in who.new_identities:  # new, or taking over an unverified claim
+            for identity in who.new_identities if who is not None else ():  # new, or taking over an unverified claim
                 tx.save(identity, condition=Identity.identity.does_not_exist() | (Identity.verified == False))  # noqa: E712
             if ticket is not None:
                 sweep.arm(ticket, clock.now())
