@@ -40,7 +40,8 @@ def normalize(envelope: dict[str, Any]) -> list[InboundMessage | IntegrationEven
     found = customer_contacts(envelope["customer"], envelope["data"].get("booking_ref"))
     if envelope["type"] != "ticket.create":
         return [IntegrationEvent(envelope["id"], envelope["type"], envelope["occurred_at"],
-                                 envelope["customer"], envelope["data"])]
+                                 envelope["customer"], envelope["data"],
+                                 contacts=tuple((c.kind, c.value) for c in found))]
     data = envelope["data"]
     return [InboundMessage(
         channel="api", provider="api", provider_message_id=envelope["id"], sender_kind=found[0].kind,

@@ -72,6 +72,7 @@ class IntegrationEvent:
     occurred_at: str
     customer: dict[str, Any]
     data: dict[str, Any]
+    contacts: tuple[tuple[str, str], ...] = ()   # (kind, value) identities the envelope names, best first
 
     @property
     def dedup_key(self) -> str:
@@ -82,4 +83,4 @@ class IntegrationEvent:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "IntegrationEvent":
-        return cls(**data)
+        return cls(**{**data, "contacts": tuple(tuple(c) for c in data.get("contacts", ()))})

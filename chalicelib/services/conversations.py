@@ -190,10 +190,7 @@ def _keyword(item: InboundItem, msg: InboundMessage, word: str) -> None:
 
 def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
     """Journey, booking and feedback events update the customer and re-score their open ticket."""
-    from channels.integration import customer_contacts
-
-    who = customers.resolve(customer_contacts(event.customer, event.data.get("booking_ref")),
-                            event.customer.get("name"))
+    who = customers.resolve([contacts.Contact(k, v) for k, v in event.contacts], event.customer.get("name"))
     profile, journey = dict(who.customer.profile or {}), dict(who.customer.journey or {})
     if event.type == "journey.updated":
         journey = {"booking_ref": event.data["booking_ref"], "segments": event.data["segments"]}
