@@ -246,7 +246,7 @@ def get_ticket(ticket_id):
 @app.route("/tickets/{ticket_id}/replies", methods=["POST"], content_types=[JSON], authorizer=agent_token)
 def reply(ticket_id):
     body = json_body("reply")
-    return Response(tickets.reply(actor(), ticket_id, body["text"]), status_code=201)
+    return Response(tickets.reply(actor(), ticket_id, body["text"], body.get("status", "pending")), status_code=201)
 
 
 @app.route("/tickets/{ticket_id}/accept", methods=["POST"], authorizer=agent_token)
@@ -274,6 +274,11 @@ def resolve(ticket_id):
 def feedback(ticket_id):
     body = json_body("feedback")
     return tickets.feedback(actor(), ticket_id, body["emotion"], body.get("note"))
+
+
+@app.route("/agents/me/duty", methods=["PUT"], content_types=[JSON], authorizer=agent_token)
+def duty():
+    return agents.set_duty(actor(), json_body("duty")["on_duty"])
 
 
 @app.route("/customers/{customer_id}", authorizer=agent_token)

@@ -43,6 +43,8 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
     ("post", "/tickets/{ticket_id}/resolve", "Resolve", AGENT, None, "200"),
     ("post", "/tickets/{ticket_id}/feedback", "Live JET: the agent's reading of the customer", AGENT, "feedback",
      "200"),
+    ("put", "/agents/me/duty", "Go on or off duty (P1 and breach pages reach agents on duty)", AGENT, "duty",
+     "200"),
     ("get", "/customers/{customer_id}", "A customer across channels, with journey and tickets", AGENT, None, "200"),
     ("get", "/admin/dead-letters", "Refused and failed payloads of a day (supervisors)", AGENT, None, "200"),
     ("post", "/admin/dead-letters/{letter_id}/replay", "Replay a dead letter (supervisors)", AGENT, None, "200"),

@@ -42,6 +42,7 @@ class Settings:
     monitor_only: frozenset = frozenset()
     sink_url: str = ""
     agent_alert_topic_arn: str = ""
+    alert_sms_from: str = ""   # the number pages to on-duty agents come from
     integration_webhook_url: str = ""
     stream_arns: Mapping[str, str] = field(default_factory=dict)
     max_body_bytes: int = 256 * 1024
@@ -125,6 +126,7 @@ class Settings:
             monitor_only=frozenset(c.strip() for c in env.get("JETDESK_MONITOR_ONLY", "").split(",") if c.strip()),
             sink_url=env.get("JETDESK_SINK_URL", "").rstrip("/"),
             agent_alert_topic_arn=env.get("JETDESK_AGENT_ALERT_TOPIC_ARN", ""),
+            alert_sms_from=env.get("JETDESK_ALERT_SMS_FROM", ""),
             integration_webhook_url=env.get("JETDESK_INTEGRATION_WEBHOOK_URL", ""),
             stream_arns={t: env[f"JETDESK_{t.upper()}_STREAM_ARN"] for t in ("inbound", "outbox")
                          if env.get(f"JETDESK_{t.upper()}_STREAM_ARN")},

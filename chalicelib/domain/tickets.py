@@ -14,6 +14,12 @@ def sla_due(created_at: datetime, tier: str, config: dict[str, Any]) -> datetime
     return created_at + timedelta(minutes=config["sla_first_response_minutes"][tier])
 
 
+def resolution_due(created_at: datetime, tier: str, config: dict[str, Any]) -> Optional[datetime]:
+    """Resolution target of the tier, when the configuration sets one."""
+    minutes = config.get("sla_resolution_minutes", {}).get(tier)
+    return created_at + timedelta(minutes=minutes) if minutes else None
+
+
 REF_PATTERN = re.compile(r"\bJD-([0-9A-HJKMNP-TV-Z]{8})\b", re.IGNORECASE)
 
 # Twilio's standard opt-out keywords; the whole message must be the keyword.
@@ -50,9 +56,14 @@ def state_key(status: str, ticket_id: str) -> str:
 
 def route(ctx: Context, routes: list[dict[str, Any]]) -> str:
     """The queue of the first matching rule (the configuration's last rule matches everything)."""
+    return routing_rule(ctx, routes)["queue"]
+
+
+def routing_rule(ctx: Context, routes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first matching rule: its queue, and the ``escalate`` steps taken while nobody claims it."""
     for rule in routes:
         if matches(rule["when"], ctx):
-            return rule["queue"]
+            return rule
     raise ValueError("routing rules need a default rule")
 
 

@@ -1,10 +1,12 @@
-"""When a ticket next needs the clock's attention: lease expiry, SLA breach, or re-scoring as time passes.
+"""When a ticket next needs the clock's attention: lease expiry, SLA breaches, escalation of an
+unclaimed ticket, or re-scoring as time passes.
 
 Open tickets carry ``due_at`` in a sharded index; the sweep reads only what is due.
 """
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
@@ -12,17 +14,30 @@ SHARDS = 8
 RESCORE_EVERY = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
+class Clocks:
+    """The deadlines a ticket runs against (None where one does not apply)."""
+    status: str
+    lease_expires_at: Optional[datetime] = None
+    first_response_due: Optional[datetime] = None    # until the first answer, unless already breached
+    resolution_due: Optional[datetime] = None        # until resolved, unless already breached
+    escalate_at: Optional[datetime] = None           # while unclaimed in a queue with steps left
+
+
 def shard(ticket_id: str) -> str:
     return f"t{zlib.crc32(ticket_id.encode()) % SHARDS}"
 
 
-def next_due(now: datetime, status: str, lease_expires_at: Optional[datetime], sla_due_at: Optional[datetime],
-             first_response_at: Optional[datetime], sla_breached_at: Optional[datetime]) -> Optional[datetime]:
-    if status == "resolved":
+def next_due(now: datetime, clocks: Clocks) -> Optional[datetime]:
+    if clocks.status == "resolved":
         return None
-    due = [now + RESCORE_EVERY]
-    if lease_expires_at:
-        due.append(lease_expires_at)
-    if sla_due_at and not first_response_at and not sla_breached_at:
-        due.append(sla_due_at)
-    return min(due)
+    due = [now + RESCORE_EVERY, clocks.lease_expires_at, clocks.first_response_due, clocks.resolution_due,
+           clocks.escalate_at]
+    return min(d for d in due if d is not None)
+
+
+def escalate_at(queued_at: Optional[datetime], steps: Optional[list]) -> Optional[datetime]:
+    """When an unclaimed ticket moves on to the next queue of its routing rule."""
+    if not queued_at or not steps:
+        return None
+    return queued_at + timedelta(minutes=steps[0]["after_minutes"])

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from ..auth.tokens import Principal
 from ..domain import tickets as rules
 from ..errors import Forbidden
-from ..storage.models import Agent, Ticket
+from ..storage.models import Agent, Queue, Ticket, transaction
 
 DEFAULT_CAPACITY = 5
 
@@ -62,6 +62,31 @@ def load_of(agent_id: str, channel: str, delta: int, limit: int | None = None) -
         return Agent(agent_id), actions, Agent.id.exists()
     room = Agent.load[channel].does_not_exist() | (Agent.load[channel] < limit)
     return Agent(agent_id), actions, Agent.id.exists() & room
+
+
+def find(agent_id: str) -> Agent | None:
+    try:
+        return Agent.get(agent_id)
+    except Agent.DoesNotExist:
+        return None
+
+
+def on_duty(queue: str) -> set[str]:
+    """The agents on duty in a queue: its roster, kept with each agent's own flag (one read)."""
+    try:
+        return set(Queue.get(queue).on_duty or ())
+    except Queue.DoesNotExist:
+        return set()
+
+
+def set_duty(who: Actor, on: bool) -> dict:
+    """Go on or off duty: the agent's flag and the roster of each of their queues in one transaction."""
+    with transaction() as tx:
+        tx.update(Agent(who.id), actions=[Agent.on_duty.set(on)], condition=Agent.id.exists())
+        for name in who.queues:
+            roster = Queue.on_duty.add({who.id}) if on else Queue.on_duty.delete({who.id})
+            tx.update(Queue(name), actions=[roster], condition=Queue.name.exists())
+    return {"agent": who.id, "on_duty": on, "queues": list(who.queues)}
 
 
 def require_queue(who: Actor, queue: str) -> None:

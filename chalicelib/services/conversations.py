@@ -18,7 +18,7 @@ from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import Customer, Identity, Message, Ticket, transaction
 from ..storage.models import InboundMessage as InboundItem
-from . import agents, audit, customers, outbox, scoring, sweep
+from . import agents, audit, customers, outbox, routing, scoring, sweep
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
@@ -135,6 +135,10 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
         who.customer.open_ticket_id = ticket.id
         who.changed = True
 
+    tier_before = (ticket.jet or {}).get("tier")
+    resumed = ticket.status == "pending" or getattr(ticket, "reopened", False)
+    if ticket.status == "pending":  # the customer answered: back in hand, or back in the queue
+        ticket.status = "assigned" if ticket.assignee else "open"
     spoken = language.detect(msg.text)
     if spoken and not who.customer.language:
         who.customer.language, who.changed = spoken, True
@@ -158,16 +162,16 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     if not msg.automated:
         writes += [outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
                                            {"message_id": message.id, "channel": msg.channel}),
-                   outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied")]
+                   outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied",
+                                      page=routing.page_for(ticket, tier_before, moved=is_new_ticket))]
     if is_new_ticket and msg.channel in ACK_CHANNELS and not msg.automated:
         ack = Message(ticket.id, clock.new_id(), direction="outbound", channel=msg.channel,
                       text=config.message("acknowledgement", ticket.language, ref=ticket.ref),
                       created_at=now, author="system", delivery_status="pending")
         writes += [ack, outbox.customer_message(ticket, ack)]
 
-    # a reopened ticket weighs on its agent again (no capacity check: it is already theirs)
-    load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if getattr(ticket, "reopened", False) \
-        and ticket.assignee else []
+    # a reopened or answered ticket weighs on its agent again (no capacity check: it is already theirs)
+    load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if resumed and ticket.assignee else []
     _commit(item, ticket, who, writes, updates=load)
     log.info("threaded", extra={"inbound": item.key, "ticket": ticket.id, "new_ticket": is_new_ticket,
                                 "score": result.score, "queue": ticket.queue, "language": ticket.language})
@@ -205,10 +209,13 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
     ticket = _load_open(who.customer.open_ticket_id, who.customer, clock.now())
     writes = []
     if ticket is not None:
-        ticket.updated_at = clock.now()
+        ticket.updated_at, tier_before = clock.now(), (ticket.jet or {}).get("tier")
         scoring.rescore(ticket, who.customer, event.type)
         writes = [outbox.integrator_event(ticket, "jet.changed"),
                   audit.entry(ticket.id, "integration", "rescored", event.type, event_id=event.id)[0]]
+        page = routing.page_for(ticket, tier_before)
+        if page:
+            writes.append(outbox.agent_alert(ticket, f"P1 after {event.type}", page=page))
     _commit(item, ticket, who, writes)
     return None
 

@@ -41,6 +41,9 @@ def _semantics(config: dict[str, Any]) -> list[dict[str, str]]:
     missing = {tier for tier, _ in config["bands"]} - set(config["sla_first_response_minutes"])
     if missing:
         problems.append({"path": "/sla_first_response_minutes", "message": f"no target for {sorted(missing)}"})
+    missing = {tier for tier, _ in config["bands"]} - set(config.get("sla_resolution_minutes", {}))
+    if "sla_resolution_minutes" in config and missing:
+        problems.append({"path": "/sla_resolution_minutes", "message": f"no target for {sorted(missing)}"})
     if config["routes"][-1]["when"]:
         problems.append({"path": "/routes", "message": "the last route must be the default (empty when)"})
     if config["time_pressure_hours"]["urgent"] >= config["time_pressure_hours"]["horizon"]:

@@ -20,7 +20,7 @@ from .. import clock
 from ..auth.signatures import standard_webhook_headers
 from ..settings import get_settings
 from ..storage.models import Identity, Message, Outbox
-from . import ingest, providers, webhooks
+from . import agents, ingest, outbox, providers, webhooks
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -141,15 +141,40 @@ def _record_handover(intent: Outbox, status: str, provider_id: str | None) -> No
 
 
 def _alert_agents(intent: Outbox) -> None:
-    topic = get_settings().agent_alert_topic_arn
-    if not topic:
-        return
+    """To the alert topic (operations), and a page to each on-duty agent of the queue it names."""
     p = intent.payload
-    providers.sns().publish(
-        TopicArn=topic, Message=json.dumps({**p, "ticket_id": intent.ticket_id}),
-        Subject=f"{p.get('tier') or ''} {p['what']}: {p['ref']}".strip()[:100],
-        MessageAttributes={"queue": {"DataType": "String", "StringValue": p.get("queue") or "none"}},
-    )
+    subject = f"{p.get('tier') or ''} {p['what']}: {p['ref']}".strip()[:100]
+    topic = get_settings().agent_alert_topic_arn
+    if topic:
+        providers.sns().publish(
+            TopicArn=topic, Message=json.dumps({**p, "ticket_id": intent.ticket_id}), Subject=subject,
+            MessageAttributes={"queue": {"DataType": "String", "StringValue": p.get("queue") or "none"}},
+        )
+    if p.get("page"):
+        text = f"JetDesk {subject} (queue {p.get('queue')}, score {p.get('score')})"
+        outbox.fan_out(intent, "agent_page", {agent_id: {"agent_id": agent_id, "subject": subject, "text": text}
+                                              for agent_id in sorted(agents.on_duty(p["page"]))})
+
+
+def _page_agent(intent: Outbox) -> None:
+    """SMS or email to one agent; nobody is paged once off duty. Pages carry refs, never customer data."""
+    agent = agents.find(intent.payload["agent_id"])
+    if agent is None or not agent.on_duty:
+        return
+    if agent.alert_via == "sms" and agent.phone:
+        if not get_settings().alert_sms_from:
+            raise PermanentFailure("no JETDESK_ALERT_SMS_FROM number to page from")
+        to = {"channel": "sms", "provider": "twilio", "address": agent.phone, "from": get_settings().alert_sms_from}
+    elif agent.email:
+        to = {"channel": "email", "provider": "email", "address": agent.email, "subject": intent.payload["subject"]}
+    else:
+        raise PermanentFailure(f"agent {agent.id} has no phone or email to page")
+    try:
+        channels.for_reply(to).send(providers.send_context(), to, intent.payload["text"])
+    except ProviderUnavailable as exc:
+        raise TransientFailure(str(exc)) from None
+    except ProviderRefused as exc:
+        raise PermanentFailure(str(exc)) from None
 
 
 def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id: str = webhooks.DEMO) -> None:
@@ -181,6 +206,7 @@ def _webhook_delivery(intent: Outbox) -> None:
 _HANDLERS = {
     "customer_message": _send_to_customer,
     "agent_alert": _alert_agents,
+    "agent_page": _page_agent,
     "integrator_event": _integrator_event,
     "webhook_delivery": _webhook_delivery,
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from pynamodb.exceptions import PutError
+
 from .. import clock
 from ..storage.models import Message, Outbox, Ticket
 
@@ -21,10 +23,12 @@ def customer_message(ticket: Ticket, message: Message) -> Outbox:
                    {"reply_to": dict(ticket.reply_to), "text": message.text}, message.id)
 
 
-def agent_alert(ticket: Ticket, what: str) -> Outbox:
+def agent_alert(ticket: Ticket, what: str, page: str | None = None) -> Outbox:
+    """An operational alert (to the alert topic); with ``page``, also to the on-duty agents of that queue."""
     return _intent("agent_alert", ticket, {
         "what": what, "queue": ticket.queue, "assignee": ticket.assignee, "ref": ticket.ref,
         "tier": (ticket.jet or {}).get("tier"), "score": (ticket.jet or {}).get("score"),
+        **({"page": page} if page else {}),
     })
 
 
@@ -36,3 +40,17 @@ def integrator_event(ticket: Ticket, event_type: str, data: dict[str, Any] | Non
                  "jet": {"score": (ticket.jet or {}).get("score"), "tier": (ticket.jet or {}).get("tier")},
                  **(data or {})},
     })
+
+
+def fan_out(intent: Outbox, kind: str, payloads: dict[str, dict[str, Any]]) -> int:
+    """One intent per target, each delivered and retried on its own, with an id stable across
+    retries of the parent (a redelivered parent writes nothing new)."""
+    for target, payload in payloads.items():
+        child = Outbox(f"{intent.id}.{target}", kind=kind, ticket_id=intent.ticket_id, payload=payload,
+                       created_at=clock.now(), expires_at=clock.now() + KEEP)
+        try:
+            child.save(condition=Outbox.id.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+    return len(payloads)

@@ -8,7 +8,7 @@ from ..domain import jet
 from ..domain import tickets as rules
 from ..domain.conditions import Context
 from ..storage.models import Customer, Ticket
-from . import jetconfig
+from . import jetconfig, routing
 
 HISTORY_KEPT = 20
 
@@ -35,14 +35,14 @@ def rescore(ticket: Ticket, customer: Customer, cause: str, now: datetime | None
     entry = {"at": clock.iso(now), "from": before, "score": round(result.score, 1), "tier": result.tier,
              "cause": cause, "config_version": config.get("version")}
     ticket.history = (list(ticket.history or []) + [entry])[-HISTORY_KEPT:]
-    if not ticket.first_response_at:
+    if not ticket.first_response_at and not ticket.sla_breached_at:
         ticket.sla_due_at = rules.sla_due(ticket.created_at, result.tier, config)
-    if ticket.status == "open" and not ticket.assignee:
+    if not ticket.resolution_breached_at:
+        ticket.resolution_due_at = rules.resolution_due(ticket.created_at, result.tier, config)
+    if routing.is_queued(ticket):
         ctx = Context(intent=result.intent, tier=result.tier, channel=ticket.channel, language=ticket.language,
                       indicators={i.key: i for i in result.indicators})
-        ticket.queue = rules.route(ctx, config["routes"])
-        ticket.queue_slot = ticket.queue
-        ticket.rank = rules.rank_for(result.score, ticket.id, breached=ticket.sla_breached_at is not None)
+        routing.route(ticket, ctx, config["routes"], now)
     else:
-        ticket.queue_slot = ticket.rank = None
+        routing.take_off_queue(ticket)
     return result

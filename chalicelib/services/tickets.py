@@ -10,7 +10,7 @@ from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Customer, Message, Queue, Ticket, transaction
-from . import agents, audit, customers, outbox, presenters, scoring, sweep
+from . import agents, audit, customers, outbox, presenters, routing, scoring, sweep
 from .agents import Actor
 
 ATTEMPTS = 3
@@ -77,8 +77,9 @@ def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Tic
 
 
 def _freed(ticket: Ticket) -> list:
-    """The load a held ticket stops weighing on its assignee."""
-    return [agents.load_of(ticket.assignee, ticket.channel, -1)] if ticket.assignee else []
+    """The load a held ticket stops weighing on its assignee (one waiting on the customer weighs nothing)."""
+    return [agents.load_of(ticket.assignee, ticket.channel, -1)] if ticket.assignee and ticket.status == "assigned" \
+        else []
 
 
 def _must_hold(who: Actor, ticket: Ticket) -> None:
@@ -87,14 +88,18 @@ def _must_hold(who: Actor, ticket: Ticket) -> None:
 
 
 def _unassign(ticket: Ticket, queue: Optional[str] = None) -> None:
-    ticket.assignee = ticket.lease_expires_at = None
-    ticket.status, ticket.queue = "open", queue or ticket.queue
-    ticket.queue_slot = ticket.queue
-    ticket.rank = rules.rank_for((ticket.jet or {}).get("score", 0), ticket.id, ticket.sla_breached_at is not None)
+    """Back to a queue: its own (its wait starts again), or another one a person chose (pinned there)."""
+    if queue and queue != ticket.queue:
+        routing.enqueue(ticket, queue, ticket.updated_at, None, pinned=True)
+    else:
+        routing.enqueue(ticket, ticket.queue, ticket.updated_at, ticket.escalations, bool(ticket.queue_pinned))
+        ticket.queued_at = ticket.updated_at
 
 
-def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:
-    """Write the reply and its send intent atomically; an eligible agent takes an unassigned ticket."""
+def reply(who: Actor, ticket_id: str, text: str, status: str = "pending") -> dict[str, Any]:
+    """Write the reply and its send intent atomically; an eligible agent takes an unassigned ticket.
+    The ticket then waits on the customer (``pending``, off the agent's capacity) unless the agent
+    keeps it ``assigned`` because there is more to do."""
     written: list[Message] = []
 
     def change(ticket: Ticket) -> list:
@@ -105,15 +110,18 @@ def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:
         message = Message(ticket.id, clock.new_id(), direction="outbound",
                           channel=ticket.reply_to.get("channel", ticket.channel), text=text,
                           created_at=ticket.updated_at, author=who.id, delivery_status="pending")
-        load = []
-        if ticket.assignee == who.id:
-            ticket.lease_expires_at = None  # replying accepts the claim
-        elif not ticket.assignee and not who.is_supervisor:
-            if not who.has_room(ticket.channel):
+        held = ticket.status == "assigned"
+        if not ticket.assignee and not who.is_supervisor:
+            if status == "assigned" and not who.has_room(ticket.channel):
                 raise Conflict(f"you are at capacity on {ticket.channel}")
-            ticket.assignee, ticket.status, ticket.lease_expires_at = who.id, "assigned", None
-            ticket.queue_slot = ticket.rank = None
-            load = [agents.load_of(who.id, ticket.channel, +1, who.limit(ticket.channel))]
+            ticket.assignee = who.id
+        ticket.lease_expires_at = None  # replying accepts the claim
+        routing.take_off_queue(ticket)
+        if ticket.assignee:
+            ticket.status = status
+        elif ticket.status == "open":
+            ticket.status = "pending"  # a supervisor answered an unassigned ticket: it waits on the customer
+        load = _load_change(who, ticket, held, ticket.status == "assigned")
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
         written[:] = [message]
         return load + [
@@ -125,6 +133,16 @@ def reply(who: Actor, ticket_id: str, text: str) -> dict[str, Any]:
 
     _change(who, ticket_id, change)
     return presenters.message(written[0])
+
+
+def _load_change(who: Actor, ticket: Ticket, held_before: bool, held_after: bool) -> list:
+    """The assignee's load follows whether the ticket weighs on them (assigned) or not (pending)."""
+    if held_before == held_after or not ticket.assignee:
+        return []
+    if held_after:
+        limit = who.limit(ticket.channel) if ticket.assignee == who.id else None
+        return [agents.load_of(ticket.assignee, ticket.channel, +1, limit)]
+    return [agents.load_of(ticket.assignee, ticket.channel, -1)]
 
 
 def accept(who: Actor, ticket_id: str) -> dict[str, Any]:
@@ -185,7 +203,7 @@ def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
             _must_hold(who, ticket)
         if ticket.status == "resolved":
             raise Conflict("already resolved")
-        freed = _freed(ticket) if ticket.status == "assigned" else []
+        freed = _freed(ticket)
         ticket.status, ticket.resolved_at = "resolved", ticket.updated_at
         ticket.state_key = rules.state_key("resolved", ticket.id)
         ticket.queue_slot = ticket.rank = ticket.lease_expires_at = None

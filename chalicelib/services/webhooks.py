@@ -8,13 +8,11 @@ import socket
 from typing import Any, Optional
 from urllib.parse import urlparse
 
-from pynamodb.exceptions import PutError
-
 from .. import clock
 from ..errors import NotFound, Unprocessable
 from ..settings import get_settings
 from ..storage.models import Outbox, Setting
-from .outbox import KEEP
+from . import outbox
 
 KEY = "webhooks"
 DEMO = "demo"
@@ -86,13 +84,6 @@ def fan_out(intent: Outbox) -> int:
     event_type = intent.payload["type"]
     ids = ([DEMO] if get_settings().integration_webhook_url else []) + \
         [s["id"] for s in _stored() if event_type in s["events"]]
-    for subscription_id in ids:
-        delivery = Outbox(f"{intent.id}.{subscription_id}", kind="webhook_delivery", ticket_id=intent.ticket_id,
-                          payload={**intent.payload, "subscription_id": subscription_id},
-                          created_at=clock.now(), expires_at=clock.now() + KEEP)
-        try:
-            delivery.save(condition=Outbox.id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-    return len(ids)
+    return outbox.fan_out(intent, "webhook_delivery",
+                          {subscription_id: {**intent.payload, "subscription_id": subscription_id}
+                           for subscription_id in ids})

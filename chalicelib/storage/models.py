@@ -152,6 +152,11 @@ class Ticket(_Base):
     first_response_at = UTCDateTimeAttribute(null=True)
     resolved_at = UTCDateTimeAttribute(null=True)
     sla_breached_at = UTCDateTimeAttribute(null=True)
+    resolution_due_at = UTCDateTimeAttribute(null=True)
+    resolution_breached_at = UTCDateTimeAttribute(null=True)
+    queued_at = UTCDateTimeAttribute(null=True)       # entered its current queue
+    escalations = JSONAttribute(null=True)            # steps left: [{"after_minutes", "queue"}]
+    queue_pinned = BooleanAttribute(null=True)        # moved by a person or an escalation: routing leaves it
     timer_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
     agent_feedback = JSONAttribute(default=list)  # Live JET: [{at, agent, emotion, note}]
@@ -243,6 +248,10 @@ class Agent(_Base):
     languages = ListAttribute(of=UnicodeAttribute, default=list)
     capacity = MapAttribute(default=dict)   # channel (or "default") → most tickets held at once
     load = MapAttribute(default=dict)       # channel → tickets held now (kept in the same transactions)
+    on_duty = BooleanAttribute(default=False)
+    alert_via = UnicodeAttribute(null=True)  # sms | email: how P1 and breach alerts reach this agent
+    phone = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
 
 
 class Queue(_Base):
@@ -251,6 +260,7 @@ class Queue(_Base):
 
     name = UnicodeAttribute(hash_key=True)
     description = UnicodeAttribute(default="")
+    on_duty = UnicodeSetAttribute(null=True)  # the agents of this queue on duty now (alerts go to them)
 
 
 class ConversationIndex(GlobalSecondaryIndex):

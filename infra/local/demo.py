@@ -7,13 +7,15 @@ import boto3
 
 from chalicelib.storage import models
 
-QUEUES = {"general": "Everything else", "disruption": "Cancellations, delays, missed connections"}
+QUEUES = {"general": "Everything else", "disruption": "Cancellations, delays, missed connections",
+          "escalations": "SLA breaches and tickets nobody claimed in time (supervisors)"}
 AGENTS = {
     "alice": {"name": "Alice Martin", "role": "agent", "queues": ["general", "disruption"], "languages": ["en", "fr"],
-              "capacity": {"default": 5, "chat": 3}},
+              "capacity": {"default": 5, "chat": 3}, "on_duty": True, "alert_via": "sms", "phone": "+15550100001"},
     "bob": {"name": "Bob Okafor", "role": "agent", "queues": ["general"], "languages": ["en"],
             "capacity": {"default": 5}},
-    "sam": {"name": "Sam Rivera", "role": "supervisor", "queues": list(QUEUES), "languages": ["en", "fr"]},
+    "sam": {"name": "Sam Rivera", "role": "supervisor", "queues": list(QUEUES), "languages": ["en", "fr"],
+            "on_duty": True, "alert_via": "email", "email": "sam@jetdesk.local"},
 }
 RETRY_MAX_RECEIVES = 5
 
@@ -44,6 +46,7 @@ def create_resources(settings) -> dict[str, str]:
 
 def seed() -> None:
     for name, description in QUEUES.items():
-        models.Queue(name, description=description).save()
+        on_duty = {a for a, f in AGENTS.items() if f.get("on_duty") and name in f["queues"]}
+        models.Queue(name, description=description, on_duty=on_duty or None).save()
     for agent_id, fields in AGENTS.items():
         models.Agent(agent_id, **fields).save()

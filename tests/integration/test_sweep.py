@@ -34,17 +34,24 @@ def test_an_accepted_claim_is_not_taken_back(stack, http):
     assert Ticket.get(ticket.id).assignee == "bob"
 
 
-def test_a_missed_first_response_escalates_to_the_top_of_the_queue_and_alerts(stack, http):
+def test_a_missed_first_response_moves_to_the_escalation_queue_first_in_line_and_pages_supervisors(stack, http):
     calm = queued_ticket(stack, http, "Just a question about seats")
     done = sweep.run(Ticket.get(calm.id).sla_due_at + timedelta(seconds=1))
     assert done["breaches"] == 1
     breached = Ticket.get(calm.id)
     assert breached.sla_breached_at and breached.history[-1]["cause"] == "SLA breach"
-    assert any(o.payload.get("what", "").startswith("SLA breach") for o in Outbox.scan())
+    assert (breached.queue, breached.queue_slot, breached.queue_pinned) == ("escalations", "escalations", True)
+    alert = next(o for o in Outbox.scan() if o.payload.get("what", "").startswith("SLA breach"))
+    assert alert.payload["page"] == "escalations"
     sms(stack, http, "SM" + "2" * 32, "My bag is lost and I am furious!!! Terrible service", sender="+14155550888")
     stack.pump.drain()
-    ranked = list(Ticket.queue_rank.query("general"))
-    assert ranked[0].id == calm.id and ranked[1].jet["score"] > ranked[0].jet["score"]
+    furious = next(iter(Ticket.queue_rank.query("general")))
+    http.post(f"/tickets/{furious.id}/transfer", body='{"queue": "escalations"}',
+              headers={**bearer(stack.settings, "sam"), "content-type": "application/json"})
+    ranked = list(Ticket.queue_rank.query("escalations"))
+    assert [t.id for t in ranked] == [calm.id, furious.id] and ranked[1].jet["score"] > ranked[0].jet["score"]
+    pages = [r for r in stack.sent("ses") if "sam@jetdesk.local" in str(r)]
+    assert len(pages) == 1 and breached.ref in str(pages[0])
 
 
 def test_waiting_raises_effort_when_time_passes(stack, http):
@@ -57,4 +64,4 @@ def test_waiting_raises_effort_when_time_passes(stack, http):
 
 def test_the_sweep_reads_nothing_when_nothing_is_due(stack, http):
     queued_ticket(stack, http)
-    assert sweep.run(clock.now()) == {"leases": 0, "breaches": 0, "rescored": 0}
+    assert sweep.run(clock.now()) == {"leases": 0, "breaches": 0, "escalations": 0, "rescored": 0, "failed": 0}

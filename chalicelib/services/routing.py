@@ -1,0 +1,70 @@
+"""Where an unassigned ticket waits: its queue, its place in it, and where it goes if nobody claims it."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from ..domain import tickets as rules
+from ..domain import timers
+from ..domain.conditions import Context
+from ..storage.models import Ticket
+
+
+def is_queued(ticket: Ticket) -> bool:
+    return ticket.status == "open" and not ticket.assignee
+
+
+def breached(ticket: Ticket) -> bool:
+    return ticket.sla_breached_at is not None or ticket.resolution_breached_at is not None
+
+
+def enqueue(ticket: Ticket, queue: str, now: datetime, steps: Optional[list] = None, pinned: bool = False) -> None:
+    """Unassigned and waiting in ``queue``; the escalation clock starts when the queue changes.
+    A pinned ticket (moved by a person or an escalation) stays where it is when it is re-scored."""
+    ticket.assignee = ticket.lease_expires_at = None
+    ticket.status = "open"
+    if ticket.queue != queue or ticket.queue_slot is None or ticket.queued_at is None:
+        ticket.queued_at = now
+    ticket.queue = ticket.queue_slot = queue
+    ticket.escalations = list(steps) if steps else None
+    ticket.queue_pinned = True if pinned else None
+    rerank(ticket)
+
+
+def rerank(ticket: Ticket) -> None:
+    ticket.queue_slot = ticket.queue
+    ticket.rank = rules.rank_for((ticket.jet or {}).get("score", 0), ticket.id, breached(ticket))
+
+
+def route(ticket: Ticket, ctx: Context, routes: list[dict[str, Any]], now: datetime) -> None:
+    """Queue an unassigned ticket by the routing rules, unless a person or an escalation placed it."""
+    if ticket.queue_pinned and ticket.queue_slot is not None:
+        rerank(ticket)
+        return
+    rule = rules.routing_rule(ctx, routes)
+    if rule["queue"] == ticket.queue and ticket.queue_slot is not None:
+        rerank(ticket)  # same queue: it keeps its wait and its escalation steps
+        return
+    enqueue(ticket, rule["queue"], now, rule.get("escalate"), pinned=bool(ticket.queue_pinned))
+
+
+def take_off_queue(ticket: Ticket) -> None:
+    ticket.queue_slot = ticket.rank = None
+
+
+def clocks(ticket: Ticket) -> timers.Clocks:
+    return timers.Clocks(
+        status=ticket.status,
+        lease_expires_at=ticket.lease_expires_at,
+        first_response_due=None if ticket.first_response_at or ticket.sla_breached_at else ticket.sla_due_at,
+        resolution_due=None if ticket.resolution_breached_at else ticket.resolution_due_at,
+        escalate_at=timers.escalate_at(ticket.queued_at, ticket.escalations) if is_queued(ticket) else None,
+    )
+
+
+def page_for(ticket: Ticket, tier_before: Optional[str], moved: bool = False) -> Optional[str]:
+    """The queue whose on-duty agents are paged: a P1 that newly waits there (new, risen to P1, or moved)."""
+    tier = (ticket.jet or {}).get("tier")
+    if is_queued(ticket) and tier == "P1" and (tier_before != "P1" or moved):
+        return ticket.queue
+    return None
