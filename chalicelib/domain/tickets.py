@@ -50,6 +50,11 @@ def rank_for(score: float, ticket_id: str, breached: bool = False) -> str:
     return f"{0 if breached else 1}{100000 - round(score * 1000):06d}#{ticket_id}"
 
 
+def score_from_rank(rank: str) -> float:
+    """The JET score a queue rank was made from (to 3 decimals)."""
+    return round((100000 - int(rank[1:7])) / 1000, 1)
+
+
 def state_key(status: str, ticket_id: str) -> str:
     return f"{'open' if status in OPEN_STATES else 'closed'}#{ticket_id}"
 

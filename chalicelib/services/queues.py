@@ -7,11 +7,12 @@ from typing import Any, Optional
 from pynamodb.exceptions import TransactWriteError
 
 from .. import clock
+from ..domain import tickets as rules
 from ..domain import timers
 from ..domain.inbound import CHANNELS
 from ..errors import BadRequest
 from ..settings import get_settings
-from ..storage.models import Ticket, transaction
+from ..storage.models import Ticket, tickets_by_id, transaction
 from . import agents, audit, outbox, presenters
 from .agents import Actor, require_queue
 
@@ -28,7 +29,7 @@ def summary(who: Actor) -> list[dict[str, Any]]:
         oldest = next(iter(Ticket.queue_age.query(name, limit=1)), None)
         oldest_wait = max(0, int((now - clock.id_time(oldest.id)).total_seconds())) if oldest else None
         out.append({"name": name, "depth": depth, "oldest_wait_seconds": oldest_wait,
-                    "top_score": (top.jet or {}).get("score") if top else None})
+                    "top_score": rules.score_from_rank(top.rank) if top else None})
     return out
 
 
@@ -39,7 +40,7 @@ def tickets(who: Actor, queue: str, cursor: Optional[str] = None, limit: Optiona
         raise BadRequest("cursor belongs to another queue")
     result = Ticket.queue_rank.query(queue, limit=limit or get_settings().queue_page_size,
                                      last_evaluated_key=start)
-    items = [presenters.ticket(t) for t in result]
+    items = [presenters.ticket(t) for t in tickets_by_id([key.id for key in result])]
     return presenters.page(items, result.last_evaluated_key)
 
 
@@ -72,8 +73,7 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
                 tx.update(agent, actions=load, condition=room, add_version_condition=False)
                 event, is_new = audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=queue)
                 tx.save(event, condition=is_new)
-                candidate.assignee, candidate.status = who.id, "assigned"
-                tx.save(outbox.integrator_event(candidate, "ticket.assigned"))
+                tx.save(outbox.integrator_event(_as_taken(candidate.id, who.id, queue), "ticket.assigned"))
         except TransactWriteError as exc:
             if exc.cause_response_code != "TransactionCanceledException":
                 raise
@@ -84,3 +84,10 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
             continue
         return Ticket.get(candidate.id, consistent_read=True), lease_until
     return None
+
+
+def _as_taken(ticket_id: str, agent_id: str, queue: str) -> Ticket:
+    """The candidate as the claim leaves it, for its event (the index holds only what claims filter on)."""
+    ticket = Ticket.get(ticket_id)
+    ticket.assignee, ticket.status, ticket.queue = agent_id, "assigned", queue
+    return ticket

@@ -9,7 +9,7 @@ import logging
 from datetime import datetime
 from typing import Optional
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 
 from .. import clock
 from ..domain import timers
@@ -84,14 +84,17 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     ticket.updated_at = now
     arm(ticket, now)
     try:
-        with transaction() as tx:
-            tx.save(ticket)
-            for item in writes:
-                tx.save(item)
-            for model, actions, condition in updates:
-                tx.update(model, actions=actions, condition=condition, add_version_condition=False)
-    except TransactWriteError as exc:
-        if exc.cause_response_code != "TransactionCanceledException":
+        if not writes and not updates:
+            ticket.save()  # only re-scored (most runs): a plain versioned put costs half a transaction
+        else:
+            with transaction() as tx:
+                tx.save(ticket)
+                for item in writes:
+                    tx.save(item)
+                for model, actions, condition in updates:
+                    tx.update(model, actions=actions, condition=condition, add_version_condition=False)
+    except (TransactWriteError, PutError) as exc:
+        if exc.cause_response_code not in ("TransactionCanceledException", "ConditionalCheckFailedException"):
             raise
         return []  # someone acted on it meanwhile; it is re-armed by their save
     return did

@@ -9,7 +9,7 @@ from .. import clock
 from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
-from ..storage.models import Agent, Customer, Message, Queue, Ticket, transaction
+from ..storage.models import Agent, Customer, Message, Queue, Ticket, tickets_by_id, transaction
 from . import agents, audit, customers, outbox, presenters, routing, scoring, sweep
 from .agents import Actor
 
@@ -47,7 +47,8 @@ def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
     customer_id = customers.find(contact)
     if customer_id is None:
         return presenters.page([], None)
-    found = Ticket.customer_tickets.query(customer_id, scan_index_forward=False, limit=100)
+    found = tickets_by_id([k.id for k in Ticket.customer_tickets.query(customer_id, scan_index_forward=False,
+                                                                       limit=100)])
     return presenters.page([presenters.ticket(t) for t in found if who.may_see(t)], None)
 
 
@@ -234,7 +235,8 @@ def customer_view(who: Actor, customer_id: str) -> dict[str, Any]:
         customer = Customer.get(customer_id)
     except Customer.DoesNotExist:
         raise NotFound(f"no customer {customer_id}") from None
-    found = list(Ticket.customer_tickets.query(customer_id, scan_index_forward=False, limit=50))
+    found = tickets_by_id([k.id for k in Ticket.customer_tickets.query(customer_id, scan_index_forward=False,
+                                                                       limit=50)])
     visible = [t for t in found if who.may_see(t)]
     if not visible and not who.is_supervisor:
         raise Forbidden("none of this customer's tickets is in your queues")

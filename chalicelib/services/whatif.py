@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import clock
 from ..domain import jet
-from ..storage.models import Customer, Ticket
+from ..storage.models import Customer, Ticket, tickets_by_id
 from . import jetconfig, scoring
 
 SAMPLE = 50
@@ -16,7 +16,7 @@ def compare(queues: list[str], proposed: dict[str, Any]) -> dict[str, Any]:
     current, now = jetconfig.current(), clock.now()
     report = []
     for queue in queues:
-        tickets = list(Ticket.queue_rank.query(queue, limit=SAMPLE))
+        tickets = tickets_by_id([key.id for key in Ticket.queue_rank.query(queue, limit=SAMPLE)])
         customers = {c.id: c for c in Customer.batch_get({t.customer_id for t in tickets})}
         rows = []
         for ticket in tickets:

@@ -66,7 +66,7 @@ def test_resolving_a_pending_ticket_frees_nothing_twice(stack, http):
 def test_a_ticket_nobody_claims_moves_to_the_next_queue_of_its_rule_and_stays_there(stack, http):
     sms(stack, http, "SM" + "1" * 32, "A question about seats")
     stack.pump.drain()
-    ticket = next(iter(Ticket.queue_rank.query("general")))
+    ticket = Ticket.get(next(iter(Ticket.queue_rank.query("general"))).id)
     assert ticket.escalations == [{"after_minutes": 240, "queue": "escalations"}]
     done = sweep.run(ticket.queued_at + timedelta(minutes=240, seconds=1))
     assert done["escalations"] == 1
@@ -108,7 +108,7 @@ def test_a_p1_landing_in_a_queue_pages_its_on_duty_agents_by_their_own_channel(s
     make_cancellations_p1(stack, http)
     sms(stack, http, "SM" + "1" * 32, "My flight was cancelled and I need to get home tonight")
     stack.pump.drain()
-    ticket = next(iter(Ticket.queue_rank.query("disruption")))
+    ticket = Ticket.get(next(iter(Ticket.queue_rank.query("disruption"))).id)
     assert ticket.jet["tier"] == "P1"
     texts = [r for r in stack.sent("twilio") if r["body"].get("To") == "+15550100001"]
     assert len(texts) == 1 and texts[0]["body"]["From"] == "+15550009999" and ticket.ref in texts[0]["body"]["Body"]

@@ -11,7 +11,7 @@ from .conftest import bearer, sms
 def queued_ticket(stack, http, text="Where is my bag?"):
     sms(stack, http, "SM" + "1" * 32, text)
     stack.pump.drain()
-    return next(iter(Ticket.queue_rank.query("general")))
+    return Ticket.get(next(iter(Ticket.queue_rank.query("general"))).id)
 
 
 def test_an_unaccepted_claim_returns_to_the_queue_when_its_lease_ends(stack, http):
@@ -48,7 +48,7 @@ def test_a_missed_first_response_moves_to_the_escalation_queue_first_in_line_and
     furious = next(iter(Ticket.queue_rank.query("general")))
     http.post(f"/tickets/{furious.id}/transfer", body='{"queue": "escalations"}',
               headers={**bearer(stack.settings, "sam"), "content-type": "application/json"})
-    ranked = list(Ticket.queue_rank.query("escalations"))
+    ranked = [Ticket.get(t.id) for t in Ticket.queue_rank.query("escalations")]
     assert [t.id for t in ranked] == [calm.id, furious.id] and ranked[1].jet["score"] > ranked[0].jet["score"]
     pages = [r for r in stack.sent("ses") if "sam@jetdesk.local" in str(r)]
     assert len(pages) == 1 and breached.ref in str(pages[0])
