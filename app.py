@@ -202,6 +202,14 @@ def chat_poll():
     return chat.conversation(session, (app.current_request.query_params or {}).get("after"))
 
 
+@app.route("/channels/chat/feedback", methods=["POST"], content_types=[JSON])
+def chat_feedback():
+    session = channels.for_provider("chat").verify(raw_request(), settings)
+    body = json_body("chat_feedback")
+    answer = chat.rate(session, body["stage"], body["rating"], body.get("comment"), body.get("client_id"))
+    return Response(answer, status_code=200 if answer["duplicate"] else 202)
+
+
 @app.route("/integrations/events", methods=["POST"], content_types=[JSON])
 def integration_event():
     receipt = intake.receive(sources.INTEGRATIONS, raw_request())

@@ -28,6 +28,8 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
     ("post", "/channels/chat/sessions", "Start a web-chat conversation", [], "chat_session", "201"),
     ("post", "/channels/chat/messages", "A customer's chat message", CHAT, "chat_message", "202"),
     ("get", "/channels/chat/messages", "The conversation after a cursor", CHAT, None, "200"),
+    ("post", "/channels/chat/feedback", "The chat customer rates a stage of their journey (customer.feedback)",
+     CHAT, "chat_feedback", "202"),
     ("post", "/integrations/events", "Integrator event (journey, booking, ticket, feedback)",
      [{"jetdeskSignature": []}], "integration_event", "202"),
     ("get", "/queues", "The agent's queues: depth, oldest wait, top score", AGENT, None, "200"),

@@ -208,7 +208,8 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
         ticket.updated_at = clock.now()
         scoring.rescore(ticket, who.customer, event.type)
         writes = [outbox.integrator_event(ticket, "jet.changed"),
-                  audit.entry(ticket.id, "integration", "rescored", event.type, event_id=event.id)[0]]
+                  audit.entry(ticket.id, "customer" if event.source == "chat" else "integration", "rescored",
+                              event.type, event_id=event.id)[0]]
     _commit(item, ticket, who, writes)
     return None
 
