@@ -7,7 +7,7 @@ import logging
 from chalice import AuthResponse, Chalice, Rate, Response
 
 import channels
-from chalicelib import logs, openapi, sources, validation
+from chalicelib import logs, openapi, sources, validation, web
 from chalicelib.auth import tokens
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
@@ -130,6 +130,23 @@ def health():
 @app.route("/openapi.json")
 def openapi_document():
     return openapi.document()
+
+
+# ---- pages: the agent console and the customer chat (static, strict CSP) ---
+
+@app.route("/console")
+def console_page():
+    return Response(*web.page("console"))
+
+
+@app.route("/chat")
+def chat_page():
+    return Response(*web.page("chat"))
+
+
+@app.route("/assets/{name}")
+def page_asset(name):
+    return Response(*web.asset(name))
 
 
 # ---- inbound channels -----------------------------------------------------
@@ -379,6 +396,18 @@ if settings.is_local:
     @app.route("/local/sent")
     def local_sent():
         return providers.http().get(settings.sink_url + "/sent", timeout=5).json()
+
+    @app.route("/local/agents")
+    def local_agents():
+        """The seeded agents, for the console's sign-in picker."""
+        from infra.local import demo  # the local stack's own seed data (never in a deployed package)
+        return {"items": [{"id": agent_id, "name": a["name"], "role": a["role"], "queues": a["queues"]}
+                          for agent_id, a in demo.AGENTS.items()], "next": None}
+
+    @app.route("/local/agents/{agent_id}/token", methods=["POST"])
+    def local_agent_token(agent_id):
+        """A bearer token for a stored agent, minted as `make token AGENT=…` does."""
+        return {"token": agents.local_token(settings, agent_id)}
 
 
 # ---- async path -----------------------------------------------------------
