@@ -135,3 +135,32 @@ def test_a_cancellation_makes_the_ticket_climb_the_list_without_a_reload(local_s
     expect(console.locator("#t-journey")).to_contain_text("JD456")
     expect(console.locator("#t-history tbody tr").first).to_contain_text("journey.updated")
     screenshot(console, "console")
+
+
+def test_an_agent_releases_a_claimed_ticket_and_transfers_it_to_another_queue(local_stack, token, open_page):
+    base, sam = local_stack.base_url, {"Authorization": "Bearer " + token("sam")}
+    clear_queue(base, sam, "general")
+    phone = "+1415559" + str(uuid.uuid4().int)[:4]
+    send_sms(base, phone, "Can I bring my guitar on board as hand luggage?")
+    ticket = eventually(lambda: (requests.get(f"{base}/tickets", params={"contact": phone}, headers=sam,
+                                              timeout=10).json()["items"] or [None])[0])
+    assert ticket["queue"] == "general"
+
+    console = open_page("/console")
+    sign_in(console, "alice")
+    console.locator("[data-queue=general]").click()
+    expect(row(console, ticket["id"])).to_be_visible()
+    console.get_by_role("button", name="Claim next").click()
+    expect(console.locator("#t-head .meta")).to_contain_text("assigned to alice")
+    expect(row(console, ticket["id"])).to_have_count(0)   # claimed: out of the queue
+
+    console.get_by_role("button", name="Release").click()
+    expect(console.locator("#t-head .meta")).to_contain_text("unassigned")
+    expect(row(console, ticket["id"])).to_be_visible()    # back in the queue
+
+    console.get_by_label("Transfer to").select_option("disruption")
+    console.get_by_role("button", name="Transfer", exact=True).click()
+    expect(console.locator("#t-head .meta")).to_contain_text("queue disruption")
+    expect(row(console, ticket["id"])).to_have_count(0)
+    console.locator("[data-queue=disruption]").click()
+    expect(row(console, ticket["id"])).to_be_visible()
