@@ -23,6 +23,7 @@ const state = {
   seen: {},               // last JSON rendered per region: unchanged data is not re-rendered
   timer: null,
   busy: false,
+  again: false,           // an action asked for a refresh while one was running
 };
 let tips = 0;
 
@@ -88,7 +89,7 @@ async function pick(agentId) {
 
 function start() {
   const claims = claimsOf(state.token);
-  state.me = claims.sub && !claims["cognito:username"] ? claims.sub : claims["cognito:username"] || claims.sub;
+  state.me = claims["cognito:username"] || claims.sub;   // Cognito ID tokens name the agent there
   $("#signin").hidden = true;
   $("#desk").hidden = false;
   $("#sign-out").hidden = false;
@@ -99,26 +100,31 @@ function start() {
 // ---- refresh loop ----------------------------------------------------------
 
 async function refresh() {
-  clearTimeout(state.timer);
   if (!state.token) return;
-  if (!state.busy) {
-    state.busy = true;
-    try {
-      await loadQueues();
-      await Promise.all([loadRows(), state.ticketId ? loadTicket() : null]);
-      $("#status").textContent = "";
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) {
-        signOut();
-        $("#signin-error").textContent = "Your session ended; sign in again.";
-        return;
-      }
-      $("#status").textContent = `Refresh failed: ${error.message}`;
-    } finally {
-      state.busy = false;
-    }
+  if (state.busy) {
+    state.again = true;
+    return;
   }
-  state.timer = setTimeout(refresh, REFRESH_MS);
+  clearTimeout(state.timer);
+  state.busy = true;
+  try {
+    await loadQueues();
+    await Promise.all([loadRows(), state.ticketId ? loadTicket() : null]);
+    $("#status").textContent = "";
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      state.busy = false;
+      signOut();
+      $("#signin-error").textContent = "Your session ended; sign in again.";
+      return;
+    }
+    $("#status").textContent = `Refresh failed: ${error.message}`;
+  } finally {
+    state.busy = false;
+  }
+  const soon = state.again ? 0 : REFRESH_MS;
+  state.again = false;
+  state.timer = setTimeout(refresh, soon);
 }
 
 function changed(region, data) {
@@ -245,7 +251,7 @@ async function loadTicket() {
 }
 
 function renderTicket(t) {
-  const lease = t.assignee === state.me && t.status === "assigned";
+  const mine = t.assignee === state.me && t.status === "assigned";
   fill($("#t-head"),
     h("h2", { class: "t-title" }, h("span", { class: "ref" }, t.ref), " ", t.subject || words(t.intent) || ""),
     h("p", { class: "meta" },
@@ -255,7 +261,7 @@ function renderTicket(t) {
       t.jet?.breached ? " · SLA breached" : null));
   fill($("#t-banner"), banner(t.jet));
   fill($("#t-recs"), (t.jet?.recommendations || []).map((r) => h("li", {}, r)));
-  $("#accept").disabled = !lease;
+  $("#accept").disabled = !mine;
   $("#release").disabled = !t.assignee;
   $("#resolve").disabled = t.status === "resolved";
   fill($("#t-messages"), (t.messages || []).map(message));
