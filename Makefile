@@ -5,7 +5,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run lint test package test-unit test-integration test-e2e token bench clean
+.PHONY: setup run lint test package test-unit test-integration test-e2e test-browser token bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
@@ -32,6 +32,10 @@ test-integration: setup
 
 test-e2e: setup
 	$(PY) -m pytest tests/e2e
+
+# The console and the chat page in Debian's Chromium (apt-get install -y chromium); screenshots in build/screenshots.
+test-browser: setup
+	$(PY) -m pytest tests/browser
 
 STAGE ?= dev
 package: setup

@@ -7,7 +7,7 @@ import logging
 from chalice import AuthResponse, Chalice, Rate, Response
 
 import channels
-from chalicelib import logs, openapi, sources, validation
+from chalicelib import logs, openapi, sources, validation, web
 from chalicelib.auth import tokens
 from chalicelib.clock import iso
 from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
@@ -132,6 +132,23 @@ def openapi_document():
     return openapi.document()
 
 
+# ---- pages: the agent console and the customer chat (static, strict CSP) ---
+
+@app.route("/console")
+def console_page():
+    return Response(*web.page("console"))
+
+
+@app.route("/chat")
+def chat_page():
+    return Response(*web.page("chat"))
+
+
+@app.route("/assets/{name}")
+def page_asset(name):
+    return Response(*web.asset(name))
+
+
 # ---- inbound channels -----------------------------------------------------
 
 @app.route("/channels/twilio/sms", methods=["POST"], content_types=[twilio_sms.FORM])
@@ -200,6 +217,14 @@ def chat_message():
 def chat_poll():
     session = channels.for_provider("chat").verify(raw_request(), settings)
     return chat.conversation(session, (app.current_request.query_params or {}).get("after"))
+
+
+@app.route("/channels/chat/feedback", methods=["POST"], content_types=[JSON])
+def chat_feedback():
+    session = channels.for_provider("chat").verify(raw_request(), settings)
+    body = json_body("chat_feedback")
+    answer = chat.rate(session, body["stage"], body["rating"], body.get("comment"), body.get("client_id"))
+    return Response(answer, status_code=200 if answer["duplicate"] else 202)
 
 
 @app.route("/integrations/events", methods=["POST"], content_types=[JSON])
@@ -376,6 +401,18 @@ if settings.is_local:
     @app.route("/local/sent")
     def local_sent():
         return providers.http().get(settings.sink_url + "/sent", timeout=5).json()
+
+    @app.route("/local/agents")
+    def local_agents():
+        """The seeded agents, for the console's sign-in picker."""
+        from infra.local import demo  # the local stack's own seed data (never in a deployed package)
+        return {"items": [{"id": agent_id, "name": a["name"], "role": a["role"], "queues": a["queues"]}
+                          for agent_id, a in demo.AGENTS.items()], "next": None}
+
+    @app.route("/local/agents/{agent_id}/token", methods=["POST"])
+    def local_agent_token(agent_id):
+        """A bearer token for a stored agent, minted as `make token AGENT=…` does."""
+        return {"token": agents.local_token(settings, agent_id)}
 
 
 # ---- async path -----------------------------------------------------------

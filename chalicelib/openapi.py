@@ -15,6 +15,9 @@ AGENT, CHAT = [{"agentToken": []}], [{"chatSession": []}]
 OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
     ("get", "/health", "Liveness of the app and its table", [], None, "200"),
     ("get", "/openapi.json", "This document", [], None, "200"),
+    ("get", "/console", "The agent console (HTML page)", [], None, "200"),
+    ("get", "/chat", "The customer web-chat page (HTML page)", [], None, "200"),
+    ("get", "/assets/{name}", "A script, style sheet or icon of the pages", [], None, "200"),
     ("post", "/channels/twilio/sms", "Twilio Messaging webhook (SMS, MMS, WhatsApp)", [{"twilioSignature": []}],
      FORM, "200"),
     ("post", "/channels/twilio/status", "Twilio delivery status callback", [{"twilioSignature": []}], FORM, "204"),
@@ -28,6 +31,8 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
     ("post", "/channels/chat/sessions", "Start a web-chat conversation", [], "chat_session", "201"),
     ("post", "/channels/chat/messages", "A customer's chat message", CHAT, "chat_message", "202"),
     ("get", "/channels/chat/messages", "The conversation after a cursor", CHAT, None, "200"),
+    ("post", "/channels/chat/feedback", "The chat customer rates a stage of their journey (customer.feedback)",
+     CHAT, "chat_feedback", "202"),
     ("post", "/integrations/events", "Integrator event (journey, booking, ticket, feedback)",
      [{"jetdeskSignature": []}], "integration_event", "202"),
     ("get", "/queues", "The agent's queues: depth, oldest wait, top score", AGENT, None, "200"),
@@ -57,6 +62,9 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
      "webhook_subscription", "201"),
     ("delete", "/admin/webhooks/{subscription_id}", "Unsubscribe", AGENT, None, "204"),
     ("get", "/local/sent", "What the local sinks recorded (local stage only)", [], None, "200"),
+    ("get", "/local/agents", "The seeded agents, for the console's sign-in (local stage only)", [], None, "200"),
+    ("post", "/local/agents/{agent_id}/token", "A bearer token for a seeded agent (local stage only)", [], None,
+     "200"),
 ]
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {

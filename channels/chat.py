@@ -6,7 +6,7 @@ import hmac
 import time
 from typing import Any, Optional
 
-from chalicelib.domain.inbound import InboundMessage
+from chalicelib.domain.inbound import InboundMessage, IntegrationEvent
 from chalicelib.errors import Unauthorized
 
 from .base import RawRequest, SendContext, Sent
@@ -48,6 +48,17 @@ def normalize(session: dict[str, Any], text: str, client_id: str) -> list[Inboun
         channel="chat", provider="chat", provider_message_id=f"{session['sub']}:{client_id}",
         sender_kind="chat", sender=session["sub"], sender_name=session.get("name"), text=text,
         unverified_contacts=(("email", session["email"]),) if session.get("email") else ())]
+
+
+def feedback(session: dict[str, Any], stage: str, rating: int, comment: Optional[str], client_id: str,
+             occurred_at: str) -> IntegrationEvent:
+    """A stage rating typed into the chat page: the same customer.feedback an integrator sends."""
+    data: dict[str, Any] = {"stage": stage, "rating": rating}
+    if comment:
+        data["comment"] = comment
+    customer = {"name": session["name"]} if session.get("name") else {}
+    return IntegrationEvent(f"chat:{session['sub']}:{client_id}", "customer.feedback", occurred_at, customer, data,
+                            contacts=(("chat", session["sub"]),), source="chat")
 
 
 def send(ctx: SendContext, reply_to: dict, text: str) -> Sent:

@@ -73,6 +73,7 @@ class IntegrationEvent:
     customer: dict[str, Any]
     data: dict[str, Any]
     contacts: tuple[tuple[str, str], ...] = ()   # (kind, value) identities the envelope names, best first
+    source: str = "integration"                 # or "chat": a customer's own rating from the chat page
 
     @property
     def dedup_key(self) -> str:

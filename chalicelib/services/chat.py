@@ -21,6 +21,7 @@ CONNECTION_TTL = timedelta(hours=2)   # API Gateway closes idle WebSockets well 
 
 SESSIONS_PER_MINUTE = 10      # per client address
 MESSAGES_PER_MINUTE = 20      # per session
+RATINGS_PER_MINUTE = 10       # per session
 CONVERSATION_TICKETS = 5
 
 
@@ -42,6 +43,16 @@ def post(session: dict[str, Any], text: str, client_id: Optional[str]) -> dict[s
     [message] = chat.normalize(session, text, client_id or clock.new_id())
     stored = ingest.store(message)
     return {"accepted": True, "duplicate": not stored, "id": message.provider_message_id}
+
+
+def rate(session: dict[str, Any], stage: str, rating: int, comment: Optional[str],
+         client_id: Optional[str]) -> dict[str, Any]:
+    """The customer rates a stage of their journey: stored as a customer.feedback event, which
+    the event path applies like an integrator's (profile ratings, mood, re-score)."""
+    ratelimit.hit(f"chat-ratings:{session['sub']}", RATINGS_PER_MINUTE, 60)
+    event = chat.feedback(session, stage, rating, comment, client_id or clock.new_id(), clock.iso(clock.now()))
+    stored = ingest.store(event)
+    return {"accepted": True, "duplicate": not stored, "id": event.id}
 
 
 def conversation(session: dict[str, Any], after: Optional[str]) -> dict[str, Any]:

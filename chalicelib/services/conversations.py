@@ -212,7 +212,8 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
         ticket.updated_at, tier_before = clock.now(), (ticket.jet or {}).get("tier")
         scoring.rescore(ticket, who.customer, event.type)
         writes = [outbox.integrator_event(ticket, "jet.changed"),
-                  audit.entry(ticket.id, "integration", "rescored", event.type, event_id=event.id)[0]]
+                  audit.entry(ticket.id, "customer" if event.source == "chat" else "integration", "rescored",
+                              event.type, event_id=event.id)[0]]
         page = routing.page_for(ticket, tier_before)
         if page:
             writes.append(outbox.agent_alert(ticket, f"P1 after {event.type}", page=page))

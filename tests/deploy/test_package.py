@@ -72,7 +72,8 @@ def test_the_zip_holds_the_app_and_no_test_tools_within_budget(package):
     archive = zipfile.ZipFile(package / "deployment.zip")
     names = set(archive.namelist())
     assert {"app.py", "chalicelib/services/conversations.py", "chalicelib/config/jet.json",
-            "channels/__init__.py", "channels/twilio_sms.py"} <= names
+            "channels/__init__.py", "channels/twilio_sms.py",
+            "chalicelib/web/console.html", "chalicelib/web/console.js", "chalicelib/web/chat.js"} <= names
     assert not {n.split("/")[0] for n in names} & {"moto", "pytest", "_pytest", "tests", "infra", "hypothesis"}
     assert (package / "deployment.zip").stat().st_size < ZIP_BUDGET_MB * 2**20
     assert sum(i.file_size for i in archive.infolist()) < UNZIPPED_BUDGET_MB * 2**20

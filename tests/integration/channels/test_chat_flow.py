@@ -1,9 +1,9 @@
 """Web chat: a session scoped to one conversation, messages in, agent replies polled out."""
 import json
 
-from chalicelib.storage.models import Identity, Ticket
+from chalicelib.storage.models import Customer, Identity, Ticket, TicketEvent
 
-from .conftest import agent_replies
+from .conftest import agent_replies, only_ticket
 
 
 def start(http, **body):
@@ -134,3 +134,38 @@ def test_the_customer_sees_no_agent_ids_nor_internal_reasons(stack, http):
     items = poll(http, session)["items"]
     assert [m["from"] for m in items] == ["you", "support"]
     assert all(set(m) == {"id", "direction", "text", "created_at", "from"} for m in items)
+
+
+def rate(http, session, stage="support", rating=1, **more):
+    return http.post("/channels/chat/feedback", body=json.dumps({"stage": stage, "rating": rating, **more}),
+                     headers={"Content-Type": "application/json", "Authorization": "Bearer " + session["token"]})
+
+
+def test_a_stage_rating_from_the_chat_is_a_customer_feedback_that_rescores_the_ticket(stack, http):
+    session = start(http)
+    say(http, session, "My bag did not arrive in Lisbon, where is it?")
+    stack.pump.drain()
+    before = only_ticket()
+    answer = rate(http, session, "arrival", 1, comment="Nobody at the desk", client_id="r1")
+    assert answer.status_code == 202 and answer.json_body["duplicate"] is False
+    stack.pump.drain()
+    ticket = only_ticket()
+    customer = Customer.get(Identity.get("chat:" + session["conversation_id"]).customer_id)
+    assert [(r["stage"], r["rating"]) for r in customer.profile["ratings"]] == [("arrival", 1)]
+    mood = next(i for i in ticket.jet["indicators"] if i["key"] == "mood")
+    assert "rated arrival 1/5" in mood["reason"] and ticket.jet["score"] > before.jet["score"]
+    assert ticket.history[-1]["cause"] == "customer.feedback"
+    [event] = [e for e in TicketEvent.query(ticket.id) if e.action == "rescored"]
+    assert event.actor == "customer"
+
+
+def test_a_resent_rating_is_one_and_a_rating_needs_a_session_and_a_stage_and_1_to_5(stack, http):
+    session = start(http)
+    assert rate(http, session, client_id="same").status_code == 202
+    assert rate(http, session, client_id="same").json_body["duplicate"] is True
+    assert rate(http, session, rating=6).status_code == 422
+    assert rate(http, session, stage="lounge").status_code == 422
+    assert rate(http, {"token": "forged"}).status_code == 401
+    stack.pump.drain()
+    customer = Customer.get(Identity.get("chat:" + session["conversation_id"]).customer_id)
+    assert len(customer.profile["ratings"]) == 1   # a rating before any message still reaches the customer
