@@ -26,6 +26,7 @@ from chalicelib.services import (
     replay,
     sweep,
     tickets,
+    voice,
     webhooks,
     whatif,
 )
@@ -144,6 +145,21 @@ def twilio_inbound():
 def twilio_status():
     intake.receive(sources.TWILIO_STATUS, raw_request())
     return Response("", status_code=204)
+
+
+@app.route("/channels/twilio/voice", methods=["POST"], content_types=[twilio_sms.FORM])
+def twilio_voice_call():
+    return Response(voice.answer_call(raw_request()), headers={"Content-Type": "text/xml"})
+
+
+@app.route("/channels/twilio/voice/recording", methods=["POST"], content_types=[twilio_sms.FORM])
+def twilio_voice_recording():
+    return Response(voice.recording(raw_request()), headers={"Content-Type": "text/xml"})
+
+
+@app.route("/channels/twilio/voice/transcription", methods=["POST"], content_types=[twilio_sms.FORM])
+def twilio_voice_transcription():
+    return Response(voice.transcription(raw_request()), headers={"Content-Type": "text/xml"})
 
 
 @app.route("/channels/email/inbound", methods=["POST"], content_types=[RFC822])
