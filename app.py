@@ -15,11 +15,13 @@ from chalicelib.services import (
     agents,
     chat,
     conversations,
+    helpdesk,
     ingest,
     intake,
     jetconfig,
     mail,
     notifier,
+    pages,
     presenters,
     providers,
     queues,
@@ -32,7 +34,7 @@ from chalicelib.services import (
 )
 from chalicelib.settings import get_settings
 from chalicelib.storage import models
-from channels import twilio_sms
+from channels import twilio_sms, web
 from channels.base import RawRequest
 
 settings = get_settings()
@@ -43,6 +45,7 @@ app = Chalice(app_name="jetdesk")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 RFC822 = "message/rfc822"
 app.api.binary_types.append(RFC822)  # raw mail may be 8-bit: API Gateway must pass it base64
+app.api.binary_types.append(web.MULTIPART)  # the help form's attachment
 app.log.setLevel(logging.INFO)
 app.log.propagate, app.log.handlers = True, []  # one JSON handler, at the root
 JSON = "application/json"
@@ -131,6 +134,42 @@ def health():
 @app.route("/openapi.json")
 def openapi_document():
     return openapi.document()
+
+
+# ---- customer pages (public HTML) ----------------------------------------
+
+def _client() -> str:
+    return app.current_request.context.get("identity", {}).get("sourceIp", "unknown")
+
+
+def _html(render) -> Response:
+    """An HTML page, or the error as an HTML page with the same status (the customer is in a browser)."""
+    try:
+        page = render()
+    except ApiError as exc:
+        page = pages.error(exc.status, exc.message)
+        return Response(page.html, status_code=page.status, headers={**pages.HEADERS, **exc.headers})
+    return Response(page.html, status_code=page.status, headers=pages.HEADERS)
+
+
+@app.route("/help", methods=["GET"])
+def help_form():
+    return _html(helpdesk.form)
+
+
+@app.route("/help", methods=["POST"], content_types=[web.FORM, web.MULTIPART])
+def help_submit():
+    return _html(lambda: helpdesk.submit(raw_request(), _client()))
+
+
+@app.route("/help/status", methods=["GET"])
+def help_status():
+    return _html(lambda: helpdesk.status((app.current_request.query_params or {}).get("token")))
+
+
+@app.route("/help/status", methods=["POST"], content_types=[web.FORM, web.MULTIPART])
+def help_add_message():
+    return _html(lambda: helpdesk.add_message(raw_request()))
 
 
 # ---- inbound channels -----------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Optional
 from pynamodb.exceptions import TransactWriteError
 
 from .. import clock, config
+from ..auth import status_links
 from ..domain import contacts, language, voice
 from ..domain import tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
@@ -172,6 +173,8 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
         writes += [outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
                                            {"message_id": message.id, "channel": msg.channel}),
                    outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied")]
+    if is_new_ticket and msg.channel == "web" and ticket.reply_to.get("address"):
+        writes += _web_confirmation(ticket, msg, now)
     if is_new_ticket and msg.channel in ACK_CHANNELS and not msg.automated:
         ack = Message(ticket.id, clock.new_id(), direction="outbound", channel=msg.channel,
                       text=config.message("acknowledgement", ticket.language, ref=ticket.ref),
@@ -185,6 +188,16 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     log.info("threaded", extra={"inbound": item.key, "ticket": ticket.id, "new_ticket": is_new_ticket,
                                 "score": result.score, "queue": ticket.queue, "language": ticket.language})
     return ticket.id
+
+
+def _web_confirmation(ticket: Ticket, msg: InboundMessage, now: datetime) -> list:
+    """The help form's confirmation email with the ticket's status link (kept in the timeline without it)."""
+    link = status_links.url(get_settings(), ticket.id, msg.sender)
+    kept = Message(ticket.id, clock.new_id(), direction="outbound", channel="email", created_at=now, author="system",
+                   text=config.message("web_confirmation", ticket.language, ref=ticket.ref, link="<status link>"),
+                   delivery_status="pending")
+    sent = config.message("web_confirmation", ticket.language, ref=ticket.ref, link=link)
+    return [kept, outbox.customer_message(ticket, kept, text=sent)]
 
 
 def _language(msg: InboundMessage, ticket: Ticket, who: customers.Resolution) -> Optional[str]:

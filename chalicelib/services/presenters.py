@@ -63,6 +63,16 @@ def voice_view(v: dict[str, Any]) -> dict[str, Any]:
     return {k: val for k, val in out.items() if val is not None}
 
 
+def customer_ticket(t: Ticket, messages: Iterable[Message]) -> dict[str, Any]:
+    """The customer's view of their ticket: its state and the conversation, no agent ids or scores."""
+    shown = [m for m in messages if m.author != "system"]   # not the acknowledgements
+    return {"ref": t.ref, "status": t.status, "subject": t.subject, "created_at": iso(t.created_at),
+            "updated_at": iso(t.updated_at),
+            "messages": [{"from": "you" if m.direction == "inbound" else "support", "text": m.text,
+                          "created_at": iso(m.created_at),
+                          "attachments": [a.get("name") for a in m.attachments or ()]} for m in shown]}
+
+
 def ticket_with_timeline(t: Ticket, messages: Iterable[Message]) -> dict[str, Any]:
     return {**ticket(t), "messages": [message(m) for m in messages], "history": list(t.history or [])}
 
