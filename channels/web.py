@@ -74,7 +74,7 @@ def normalize(posted: Posted, ticket_id: str) -> InboundMessage:
         unverified_contacts=tuple(typed), new_ticket_id=ticket_id)
 
 
-def follow_up(sender: str, ref: str, text: str, nonce: str) -> InboundMessage:
+def follow_up(sender: str, ref: str, text: str, nonce: str, attachments: tuple[Attachment, ...] = ()) -> InboundMessage:
     """A message added on the status page: the same web identity, the ticket's ref as its subject."""
     return InboundMessage(channel="web", provider="web", provider_message_id=f"{sender}:{nonce}", sender_kind="web",
-                          sender=sender, subject=f"[{ref}]", text=text)
+                          sender=sender, subject=f"[{ref}]", text=text, attachments=attachments)

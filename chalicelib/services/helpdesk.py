@@ -60,8 +60,19 @@ def submit(request: RawRequest, client: str) -> pages.Page:
     message = web.normalize(posted, clock.new_id())
     ticket_id = message.new_ticket_id
     if not ingest.store(message):
-        ticket_id = InboundItem.get(message.dedup_key, consistent_read=True).body["new_ticket_id"]
+        first = InboundItem.get(message.dedup_key, consistent_read=True).body
+        ticket_id = first["new_ticket_id"]
+        if (first["subject"], first["text"]) != (message.subject, message.text):
+            _resent_changed(web, message, rules.ref_for(ticket_id), first["subject"])
     return pages.confirmation(rules.ref_for(ticket_id), email)
+
+
+def _resent_changed(web, message, ref: str, first_subject: str) -> None:
+    """The same form page sent again with other words (back button, edit, send): not lost, added
+    to the ticket it opened, once per content."""
+    text = message.text if message.subject == first_subject else f"{message.subject}\n\n{message.text}"
+    digest = hashlib.sha256(f"{message.subject}\n{message.text}".encode()).hexdigest()[:32]
+    ingest.store(web.follow_up(message.sender, ref, text, digest, message.attachments))
 
 
 def _linked(token: Any) -> tuple[status_links.StatusLink, Ticket]:

@@ -83,6 +83,16 @@ def test_a_double_submit_answers_the_same_ref_and_opens_one_ticket(stack, http):
     assert InboundMessage.count() == 1 and len(stack.sent("ses")) == 1
 
 
+def test_the_same_page_sent_again_with_other_words_adds_them_to_the_ticket_it_opened(stack, http):
+    first = submit(http, form_fields()).body.decode()
+    again = submit(http, form_fields(message="Sorry, I meant my flight to Porto.")).body.decode()
+    submit(http, form_fields(message="Sorry, I meant my flight to Porto."))
+    stack.pump.drain()
+    assert re.search(r"JD-\w{8}", first).group(0) == re.search(r"JD-\w{8}", again).group(0)
+    texts = [m.text for m in Message.query(only_ticket().id) if m.direction == "inbound"]
+    assert texts == [form_fields()["message"], "Sorry, I meant my flight to Porto."]
+
+
 def test_a_filled_honeypot_is_thanked_kept_as_a_dead_letter_and_opens_nothing(stack, http):
     answer = submit(http, form_fields(website="http://spam.example"))
     assert answer.status_code == 200 and "JD-" not in answer.body.decode()
