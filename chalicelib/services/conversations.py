@@ -218,7 +218,8 @@ def _add_to_voicemail(item: InboundItem, msg: InboundMessage, ticket: Ticket, wh
     text_added = bool(msg.text) and not message.text
     writes: list = []
     if text_added:
-        actions += [Message.text.set(msg.text), Message.language.set(_language(msg, ticket, who))]
+        spoken = _language(msg, ticket, who)
+        actions += [Message.text.set(msg.text)] + ([Message.language.set(spoken)] if spoken else [])
         ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:1000]])[-RECENT_TEXTS:]
         writes.append(outbox.integrator_event(ticket, "ticket.message", {"message_id": message.id,
                                                                          "channel": msg.channel}))
