@@ -15,23 +15,27 @@ from chalicelib.services import (
     agents,
     chat,
     conversations,
+    helpdesk,
     ingest,
     intake,
     jetconfig,
     mail,
     notifier,
+    pages,
     presenters,
     providers,
     queues,
     replay,
     sweep,
     tickets,
+    voice,
     webhooks,
     whatif,
 )
 from chalicelib.settings import get_settings
 from chalicelib.storage import models
 from channels import twilio_sms
+from channels import web as web_form
 from channels.base import RawRequest
 
 settings = get_settings()
@@ -42,6 +46,7 @@ app = Chalice(app_name="jetdesk")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 RFC822 = "message/rfc822"
 app.api.binary_types.append(RFC822)  # raw mail may be 8-bit: API Gateway must pass it base64
+app.api.binary_types.append(web_form.MULTIPART)  # the help form's attachment
 app.log.setLevel(logging.INFO)
 app.log.propagate, app.log.handlers = True, []  # one JSON handler, at the root
 JSON = "application/json"
@@ -149,6 +154,42 @@ def page_asset(name):
     return Response(*web.asset(name))
 
 
+# ---- customer pages (public HTML) ----------------------------------------
+
+def _client() -> str:
+    return app.current_request.context.get("identity", {}).get("sourceIp", "unknown")
+
+
+def _html(render) -> Response:
+    """An HTML page, or the error as an HTML page with the same status (the customer is in a browser)."""
+    try:
+        page = render()
+    except ApiError as exc:
+        page = pages.error(exc.status, exc.message)
+        return Response(page.html, status_code=page.status, headers={**pages.HEADERS, **exc.headers})
+    return Response(page.html, status_code=page.status, headers=pages.HEADERS)
+
+
+@app.route("/help", methods=["GET"])
+def help_form():
+    return _html(helpdesk.form)
+
+
+@app.route("/help", methods=["POST"], content_types=[web_form.FORM, web_form.MULTIPART])
+def help_submit():
+    return _html(lambda: helpdesk.submit(raw_request(), _client()))
+
+
+@app.route("/help/status", methods=["GET"])
+def help_status():
+    return _html(lambda: helpdesk.status((app.current_request.query_params or {}).get("token")))
+
+
+@app.route("/help/status", methods=["POST"], content_types=[web_form.FORM, web_form.MULTIPART])
+def help_add_message():
+    return _html(lambda: helpdesk.add_message(raw_request()))
+
+
 # ---- inbound channels -----------------------------------------------------
 
 @app.route("/channels/twilio/sms", methods=["POST"], content_types=[twilio_sms.FORM])
@@ -161,6 +202,21 @@ def twilio_inbound():
 def twilio_status():
     intake.receive(sources.TWILIO_STATUS, raw_request())
     return Response("", status_code=204)
+
+
+@app.route("/channels/twilio/voice", methods=["POST"], content_types=[twilio_sms.FORM])
+def twilio_voice_call():
+    return Response(voice.answer_call(raw_request()), headers={"Content-Type": "text/xml"})
+
+
+@app.route("/channels/twilio/voice/recording", methods=["POST"], content_types=[twilio_sms.FORM])
+def twilio_voice_recording():
+    return Response(voice.recording(raw_request()), headers={"Content-Type": "text/xml"})
+
+
+@app.route("/channels/twilio/voice/transcription", methods=["POST"], content_types=[twilio_sms.FORM])
+def twilio_voice_transcription():
+    return Response(voice.transcription(raw_request()), headers={"Content-Type": "text/xml"})
 
 
 @app.route("/channels/email/inbound", methods=["POST"], content_types=[RFC822])

@@ -9,6 +9,7 @@ from typing import Any
 from .validation import SCHEMAS
 
 FORM, JSON, RFC822 = "application/x-www-form-urlencoded", "application/json", "message/rfc822"
+MULTIPART = "multipart/form-data"
 AGENT, CHAT = [{"agentToken": []}], [{"chatSession": []}]
 
 # method, path, summary, security, request (schema name or content type), success status
@@ -21,6 +22,12 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
     ("post", "/channels/twilio/sms", "Twilio Messaging webhook (SMS, MMS, WhatsApp)", [{"twilioSignature": []}],
      FORM, "200"),
     ("post", "/channels/twilio/status", "Twilio delivery status callback", [{"twilioSignature": []}], FORM, "204"),
+    ("post", "/channels/twilio/voice", "Twilio Voice call webhook: TwiML greeting; a key pressed asks for a call-back",
+     [{"twilioSignature": []}], FORM, "200"),
+    ("post", "/channels/twilio/voice/recording", "Twilio <Record> action and recording status callback (voicemail)",
+     [{"twilioSignature": []}], FORM, "200"),
+    ("post", "/channels/twilio/voice/transcription", "Twilio transcribeCallback (the voicemail's text)",
+     [{"twilioSignature": []}], FORM, "200"),
     ("post", "/channels/email/inbound", "One raw RFC 822 message from a mail relay", [{"jetdeskSignature": []}],
      RFC822, "202"),
     ("get", "/channels/meta", "Meta webhook verification (hub.challenge)", [], None, "200"),
@@ -61,6 +68,13 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
     ("post", "/admin/webhooks", "Subscribe a URL to ticket events; answers the signing secret once", AGENT,
      "webhook_subscription", "201"),
     ("delete", "/admin/webhooks/{subscription_id}", "Unsubscribe", AGENT, None, "204"),
+    ("get", "/help", "The public help form (HTML)", [], None, "200"),
+    ("post", "/help", "Open a ticket from the help form (HTML confirmation with the ref; 5 a minute per address)",
+     [], ("help_form", (MULTIPART, FORM)), "200"),
+    ("get", "/help/status", "The customer's ticket, state and conversation (HTML; ?token= from the email link)",
+     [{"statusLink": []}], None, "200"),
+    ("post", "/help/status", "The customer adds a message to their ticket (HTML)", [{"statusLink": []}],
+     ("help_message", (FORM,)), "200"),
     ("get", "/local/sent", "What the local sinks recorded (local stage only)", [], None, "200"),
     ("get", "/local/agents", "The seeded agents, for the console's sign-in (local stage only)", [], None, "200"),
     ("post", "/local/agents/{agent_id}/token", "A bearer token for a seeded agent (local stage only)", [], None,
@@ -81,6 +95,8 @@ SECURITY_SCHEMES = {
     "metaSignature": {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256"},
     "xSignature": {"type": "apiKey", "in": "header", "name": "x-twitter-webhooks-signature"},
     "telegramSecret": {"type": "apiKey", "in": "header", "name": "X-Telegram-Bot-Api-Secret-Token"},
+    "statusLink": {"type": "apiKey", "in": "query", "name": "token",
+                   "description": "signed, expiring status-page token scoped to one ticket (a form field on POST)"},
 }
 
 
@@ -102,6 +118,9 @@ def _operation(summary: str, security: Any, request: Any, status: str, path: str
         op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
     if request in (FORM, RFC822, JSON):
         op["requestBody"] = {"required": True, "content": {request: {"schema": {}}}}
+    elif isinstance(request, tuple):   # a form: its fields' schema, under each content type it may come as
+        schema = {"$ref": f"#/components/schemas/{request[0]}"}
+        op["requestBody"] = {"required": True, "content": {ct: {"schema": schema} for ct in request[1]}}
     elif request:
         op["requestBody"] = {"required": True,
                              "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{request}"}}}}

@@ -49,6 +49,7 @@ class Settings:
     signature_tolerance_seconds: int = 300
     lease_seconds: int = 120
     reopen_days: int = 7
+    status_link_days: int = 14
     queue_page_size: int = 25
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -133,6 +134,7 @@ class Settings:
             max_body_bytes=int(env.get("JETDESK_MAX_BODY_BYTES", 256 * 1024)),
             lease_seconds=int(env.get("JETDESK_LEASE_SECONDS", 120)),
             reopen_days=int(env.get("JETDESK_REOPEN_DAYS", 7)),
+            status_link_days=int(env.get("JETDESK_STATUS_LINK_DAYS", 14)),
         )
 
 

@@ -31,6 +31,12 @@ TWILIO_SMS = register(Source(
 TWILIO_STATUS = register(Source(
     "twilio/status", channel="sms", parse=lambda r: twilio_sms.parse_form(r.body),
     verify=lambda r: twilio_sms.verify(r, get_settings()), normalize=twilio_sms.status_updates))
+TWILIO_VOICE, TWILIO_RECORDING, TWILIO_TRANSCRIPTION = (register(Source(
+    name, channel="voice", parse=lambda r: twilio_sms.parse_form(r.body),
+    verify=lambda r: channels.for_provider("twilio_voice").verify(r, get_settings()),
+    normalize=lambda form, step=step: getattr(channels.for_provider("twilio_voice"), step)(form)))
+    for name, step in (("twilio/voice", "call"), ("twilio/voice/recording", "recording"),
+                       ("twilio/voice/transcription", "transcription")))
 EMAIL = _adapter_source("email/inbound", "email", "email", parse=lambda r: r.body)
 META = _adapter_source("meta", "meta", "meta", parse=_json)
 X = _adapter_source("x", "x", "x", parse=_json)

@@ -28,7 +28,11 @@ def parse_json(body: bytes) -> Any:
 
 
 def validated(schema: str, body: bytes) -> dict[str, Any]:
-    data = parse_json(body)
+    return check(schema, parse_json(body))
+
+
+def check(schema: str, data: Any) -> Any:
+    """Validate already-parsed data (a JSON body, or the fields of a form)."""
     errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         details = [{"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message} for e in errors]

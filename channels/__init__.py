@@ -10,6 +10,8 @@ from types import ModuleType
 
 PROVIDERS = {
     "twilio": "channels.twilio_sms",
+    "twilio_voice": "channels.twilio_voice",
+    "web": "channels.web",
     "meta": "channels.meta",
     "x": "channels.x",
     "telegram": "channels.telegram",
@@ -19,7 +21,8 @@ PROVIDERS = {
 }
 # Which provider answers a channel when a reply_to does not say (older tickets, api).
 DEFAULT_PROVIDER = {"sms": "twilio", "whatsapp": "twilio", "messenger": "meta", "instagram": "meta",
-                    "x": "x", "telegram": "telegram", "email": "email", "chat": "chat", "api": "api"}
+                    "x": "x", "telegram": "telegram", "email": "email", "chat": "chat", "api": "api",
+                    "voice": "twilio", "web": "email"}  # a caller is answered by SMS, a web form by email
 
 
 def for_provider(provider: str) -> ModuleType:

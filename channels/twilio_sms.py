@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from typing import Any, Iterable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
@@ -42,7 +42,7 @@ def verify(request: RawRequest, settings) -> _Form:
     form = parse_form(request.body)
     url = settings.public_base_url + request.path
     if request.query:
-        url += "?" + "&".join(f"{k}={v}" for k, v in request.query.items())
+        url += "?" + urlencode(list(request.query.items()))  # as our TwiML wrote it (urlencode), e.g. %2B
     algorithm = get_signature_algorithm(request.header("X-Twilio-Webhooks-Signature-Settings"))
     if not RequestValidator(settings.twilio_auth_token).validate(url, form, signature, algorithm):
         raise Unauthorized("X-Twilio-Signature does not match")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-HANDLE_KINDS = ("messenger", "instagram", "x", "telegram", "chat", "external", "booking")
+HANDLE_KINDS = ("messenger", "instagram", "x", "telegram", "chat", "web", "external", "booking")
 
 
 class InvalidContact(ValueError):

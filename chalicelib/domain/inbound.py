@@ -45,6 +45,8 @@ class InboundMessage:
     edited: bool = False      # an edit of an earlier message (Telegram edited_message)
     reply_via: str = ""       # a provider sender handle to answer through (Twilio Messaging Service SID)
     unverified_contacts: tuple[tuple[str, str], ...] = ()  # typed by the customer: kept, never matched on
+    voice: Optional[dict[str, Any]] = None   # Twilio Voice: kind (voicemail | call_back), recording, transcription
+    new_ticket_id: str = ""   # the id a ticket it opens takes (web form: the confirmation names its ref first)
 
     @property
     def dedup_key(self) -> str:

@@ -12,7 +12,8 @@ from typing import Optional
 from pynamodb.exceptions import TransactWriteError
 
 from .. import clock, config
-from ..domain import contacts, language
+from ..auth import status_links
+from ..domain import contacts, language, voice
 from ..domain import tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
@@ -95,7 +96,7 @@ def _find_ticket(msg: InboundMessage, customer: Customer, now: datetime) -> Opti
 
 
 def _new_ticket(msg: InboundMessage, customer: Customer, now: datetime) -> Ticket:
-    ticket_id = clock.new_id()
+    ticket_id = msg.new_ticket_id or clock.new_id()
     return Ticket(ticket_id, ref=rules.ref_for(ticket_id), status="open", channel=msg.channel,
                   queue="general", customer_id=customer.id, state_key=rules.state_key("open", ticket_id),
                   subject=msg.subject, language=customer.language, created_at=now, updated_at=now,
@@ -106,6 +107,14 @@ def _reply_to(msg: InboundMessage, ticket: Ticket) -> dict:
     """Where answers go: the customer's latest channel, with what its provider needs to thread."""
     if msg.channel == "api":
         return dict(ticket.reply_to) if ticket.reply_to else {"channel": "api", "provider": "api"}
+    if msg.channel == "voice":  # the agent calls back; a typed reply goes by SMS from the number called
+        return {"channel": "sms", "provider": "twilio", "address": msg.sender, "from": msg.recipient,
+                "action": "call_back"}
+    if msg.channel == "web":    # the form's (typed, unverified) email gets the answers, under the ticket's ref
+        address = dict(msg.unverified_contacts).get("email")
+        return {"channel": "email", "provider": "email", "address": address, "from": "",
+                "subject": msg.subject or ticket.subject or "", "ref": ticket.ref} if address else \
+            dict(ticket.reply_to or {})
     # email answers from our support address (the customer may have written to an alias or Cc)
     reply = {"channel": msg.channel, "provider": msg.provider, "address": msg.sender,
              "from": "" if msg.channel == "email" else msg.recipient}
@@ -135,23 +144,28 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
         who.customer.open_ticket_id = ticket.id
         who.changed = True
 
+    recording = (msg.voice or {}).get("recording_sid")
+    if recording and recording in (ticket.voicemails or {}):
+        return _add_to_voicemail(item, msg, ticket, who, now)
     tier_before = (ticket.jet or {}).get("tier")
     resumed = ticket.status == "pending" or getattr(ticket, "reopened", False)
     if ticket.status == "pending":  # the customer answered: back in hand, or back in the queue
         ticket.status = "assigned" if ticket.assignee else "open"
-    spoken = language.detect(msg.text)
-    if spoken and not who.customer.language:
-        who.customer.language, who.changed = spoken, True
-    ticket.language = ticket.language or spoken or who.customer.language
+    spoken = _language(msg, ticket, who)
     message = Message(ticket.id, item.message_id, direction="inbound", channel=msg.channel, text=msg.text,
                       created_at=now, author="customer", delivery_status="delivered",
-                      provider_message_id=msg.provider_message_id, language=spoken,
+                      provider_message_id=recording or msg.provider_message_id, language=spoken,
                       media=[m.__dict__ for m in msg.media] or None,
                       attachments=[{k: v for k, v in a.__dict__.items() if k != "content"}
-                                   for a in msg.attachments] or None)
+                                   for a in msg.attachments] or None,
+                      voice=voice.merge({"transcription_status": "pending"} if recording else {}, msg.voice)
+                      if msg.voice else None)
+    if recording:
+        ticket.voicemails = {**(ticket.voicemails or {}), recording: message.id}
     ticket.inbound_count = int(ticket.inbound_count or 0) + (0 if msg.automated else 1)
     ticket.channels_used = set(ticket.channels_used or ()) | {msg.channel}
-    ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:1000]])[-RECENT_TEXTS:]
+    if msg.text:
+        ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:1000]])[-RECENT_TEXTS:]
     ticket.updated_at = now
     ticket.reply_to = _reply_to(msg, ticket)
     result = scoring.rescore(ticket, who.customer, "new ticket" if is_new_ticket else "customer wrote again", now)
@@ -164,6 +178,8 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
                                            {"message_id": message.id, "channel": msg.channel}),
                    outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied",
                                       page=routing.page_for(ticket, tier_before, moved=is_new_ticket))]
+    if is_new_ticket and msg.channel == "web" and ticket.reply_to.get("address"):
+        writes += _web_confirmation(ticket, msg, now)
     if is_new_ticket and msg.channel in ACK_CHANNELS and not msg.automated:
         ack = Message(ticket.id, clock.new_id(), direction="outbound", channel=msg.channel,
                       text=config.message("acknowledgement", ticket.language, ref=ticket.ref),
@@ -175,6 +191,51 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     _commit(item, ticket, who, writes, updates=load)
     log.info("threaded", extra={"inbound": item.key, "ticket": ticket.id, "new_ticket": is_new_ticket,
                                 "score": result.score, "queue": ticket.queue, "language": ticket.language})
+    return ticket.id
+
+
+def _web_confirmation(ticket: Ticket, msg: InboundMessage, now: datetime) -> list:
+    """The help form's confirmation email with the ticket's status link (kept in the timeline without it)."""
+    link = status_links.url(get_settings(), ticket.id, msg.sender)
+    kept = Message(ticket.id, clock.new_id(), direction="outbound", channel="email", created_at=now, author="system",
+                   text=config.message("web_confirmation", ticket.language, ref=ticket.ref, link="<status link>"),
+                   delivery_status="pending")
+    sent = config.message("web_confirmation", ticket.language, ref=ticket.ref, link=link)
+    return [kept, outbox.customer_message(ticket, kept, text=sent)]
+
+
+def _language(msg: InboundMessage, ticket: Ticket, who: customers.Resolution) -> Optional[str]:
+    """The message's language; it also becomes the ticket's and the customer's when still unknown."""
+    spoken = language.detect(msg.text)
+    if spoken and not who.customer.language:
+        who.customer.language, who.changed = spoken, True
+    ticket.language = ticket.language or spoken or who.customer.language
+    return spoken
+
+
+def _add_to_voicemail(item: InboundItem, msg: InboundMessage, ticket: Ticket, who: customers.Resolution,
+                      now: datetime) -> str:
+    """A later part of a voicemail (its transcription, or the recording after the transcription):
+    one message, completed in place; a new text re-scores the ticket like any message."""
+    message = Message.get(ticket.id, ticket.voicemails[msg.voice["recording_sid"]], consistent_read=True)
+    actions = [Message.voice.set(voice.merge(message.voice or {}, msg.voice))]
+    text_added = bool(msg.text) and not message.text
+    writes: list = []
+    if text_added:
+        spoken = _language(msg, ticket, who)
+        actions += [Message.text.set(msg.text)] + ([Message.language.set(spoken)] if spoken else [])
+        ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:1000]])[-RECENT_TEXTS:]
+        writes.append(outbox.integrator_event(ticket, "ticket.message", {"message_id": message.id,
+                                                                         "channel": msg.channel}))
+    if msg.media and not message.media:
+        actions.append(Message.media.set([m.__dict__ for m in msg.media]))
+    ticket.updated_at = now
+    result = scoring.rescore(ticket, who.customer, "voicemail transcribed" if text_added else "voicemail updated", now)
+    load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if getattr(ticket, "reopened", False) \
+        and ticket.assignee else []
+    _commit(item, ticket, who, writes, updates=load + [(message, actions, Message.id.exists())])
+    log.info("voicemail completed", extra={"inbound": item.key, "ticket": ticket.id, "text_added": text_added,
+                                           "score": result.score})
     return ticket.id
 
 

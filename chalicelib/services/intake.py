@@ -40,6 +40,7 @@ class Receipt:
     stored: int = 0
     duplicates: int = 0
     statuses: int = 0
+    payload: Any = None                        # the verified payload (TwiML answers depend on it)
 
 
 def receive(source: Source, request: RawRequest) -> Receipt:
@@ -58,7 +59,9 @@ def receive(source: Source, request: RawRequest) -> Receipt:
     except ApiError as exc:
         ingest.reject(source.name, exc.message, request.headers, request.body, replayable=True)
         raise
-    return store_all(items)
+    receipt = store_all(items)
+    receipt.payload = payload
+    return receipt
 
 
 def store_all(items: list) -> Receipt:

@@ -18,9 +18,10 @@ def _intent(kind: str, ticket: Ticket, payload: dict[str, Any], message_id: str 
                   payload=payload, created_at=created, expires_at=created + KEEP)
 
 
-def customer_message(ticket: Ticket, message: Message) -> Outbox:
+def customer_message(ticket: Ticket, message: Message, text: str | None = None) -> Outbox:
+    """``text`` when what is sent differs from what is kept (a status link is sent, never stored in the timeline)."""
     return _intent("customer_message", ticket,
-                   {"reply_to": dict(ticket.reply_to), "text": message.text}, message.id)
+                   {"reply_to": dict(ticket.reply_to), "text": message.text if text is None else text}, message.id)
 
 
 def agent_alert(ticket: Ticket, what: str, page: str | None = None) -> Outbox:

@@ -6,6 +6,7 @@ import json
 from typing import Any, Iterable, Optional
 
 from ..clock import iso
+from ..domain import voice
 from ..errors import BadRequest
 from ..storage.models import Customer, Message, Ticket
 
@@ -23,8 +24,16 @@ def ticket(t: Ticket) -> dict[str, Any]:
         "intent": t.intent, "language": t.language,
         "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
         "sla_due_at": iso(t.sla_due_at), "first_response_at": iso(t.first_response_at),
-        "jet": jet_banner(t),
+        "jet": jet_banner(t), "reply_action": reply_action(t),
     }
+
+
+def reply_action(t: Ticket) -> dict[str, Any]:
+    """What answering means: a reply on a channel, or (a caller) a call-back to this number."""
+    to = t.reply_to or {}
+    if to.get("action") == "call_back":
+        return {"action": "call_back", "phone": to.get("address"), "text_replies": to.get("channel", "sms")}
+    return {"action": "reply", "channel": to.get("channel") or t.channel}
 
 
 def customer(c: Customer) -> dict[str, Any]:
@@ -42,7 +51,26 @@ def message(m: Message) -> dict[str, Any]:
         out["failure_reason"] = m.failure_reason
     if m.media:
         out["media"] = m.media
+    if m.voice:
+        out["voice"] = voice_view(m.voice)
     return out
+
+
+def voice_view(v: dict[str, Any]) -> dict[str, Any]:
+    """A voicemail or call-back request as the agent sees it: what to listen to, and why no text."""
+    out = {"kind": v.get("kind"), "recording_url": v.get("recording_url"), "duration": v.get("duration"),
+           "transcription": v.get("transcription_status"), "note": voice.note(v)}
+    return {k: val for k, val in out.items() if val is not None}
+
+
+def customer_ticket(t: Ticket, messages: Iterable[Message]) -> dict[str, Any]:
+    """The customer's view of their ticket: its state and the conversation, no agent ids or scores."""
+    shown = [m for m in messages if m.author != "system"]   # not the acknowledgements
+    return {"ref": t.ref, "status": t.status, "subject": t.subject, "created_at": iso(t.created_at),
+            "updated_at": iso(t.updated_at),
+            "messages": [{"from": "you" if m.direction == "inbound" else "support", "text": m.text,
+                          "created_at": iso(m.created_at),
+                          "attachments": [a.get("name") for a in m.attachments or ()]} for m in shown]}
 
 
 def ticket_with_timeline(t: Ticket, messages: Iterable[Message]) -> dict[str, Any]:

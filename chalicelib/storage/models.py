@@ -170,6 +170,7 @@ class Ticket(_Base):
     history = JSONAttribute(default=list)
     queue_slot = UnicodeAttribute(null=True)
     rank = UnicodeAttribute(null=True)
+    voicemails = JSONAttribute(null=True)  # RecordingSid → message id: a voicemail's later parts join it
     version = VersionAttribute()
 
     queue_rank = QueueRankIndex()
@@ -211,6 +212,7 @@ class Message(_Base):
     failure_reason = UnicodeAttribute(null=True)
     language = UnicodeAttribute(null=True)
     attachments = JSONAttribute(null=True)  # [{name, content_type, size, key}]
+    voice = JSONAttribute(null=True)  # voicemail / call-back: recording, duration, transcription status
 
     by_provider_id = ProviderMessageIndex()
 

@@ -81,3 +81,25 @@ def screenshot():
         page.screenshot(path=str(path))
         return path
     return save
+
+
+class Watched:
+    """A page, and what went wrong in it: script errors, dialogs (an injected alert), CSP reports."""
+
+    def __init__(self, page) -> None:
+        self.page, self.errors, self.dialogs, self.console = page, [], [], []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("console", lambda msg: self.console.append(msg.text) if msg.type == "error" else None)
+
+    def csp_violations(self) -> list[str]:
+        return [c for c in self.console if "Content Security Policy" in c]
+
+
+@pytest.fixture
+def page(browser):
+    """A bare page (no base URL) watched for script errors, dialogs and CSP reports."""
+    context = browser.new_context()
+    watched = Watched(context.new_page())
+    yield watched
+    context.close()

@@ -32,3 +32,35 @@ def test_a_full_run_logs_neither_secrets_nor_contacts(stack, http, caplog):
                stack.settings.meta_app_secret, stack.settings.telegram_bot_token]
     for leaked in [PHONE, PHONE[1:], EMAIL, *secrets]:
         assert leaked not in text, f"{leaked[:6]}… appears in the logs"
+
+
+def test_calls_the_help_form_and_status_links_log_neither_contacts_nor_links(stack, http, caplog):
+    import email
+    import re
+    from email import policy
+    from urllib.parse import urlencode
+
+    from urllib3 import encode_multipart_formdata
+
+    from tests.conftest import event
+    from tests.helpers import twilio_signed
+
+    caplog.set_level(logging.INFO)
+    for path, name in (("/channels/twilio/voice/recording", "voice_record_action"),
+                       ("/channels/twilio/voice/transcription", "voice_transcription"),
+                       ("/channels/twilio/voice", "voice_gather")):
+        body, headers = twilio_signed(stack.settings, path, {**event(f"twilio/{name}.json"), "From": PHONE})
+        http.post(path, headers=headers, body=body)
+    fields = {"nonce": "01JDLOGSCAN00000000000001", "name": "Olivia Brown", "email": EMAIL, "subject": "Refund",
+              "message": "Please refund me.", "website": ""}
+    body, content_type = encode_multipart_formdata(list(fields.items()))
+    http.post("/help", headers={"Content-Type": content_type}, body=body)
+    stack.pump.drain()
+    [mail] = [email.message_from_string(s["body"]["raw"], policy=policy.default) for s in stack.sent("ses")]
+    link = re.search(r"token=([\w.-]+)", mail.get_content()).group(1)
+    assert http.get("/help/status?" + urlencode({"token": link})).status_code == 200
+    http.get("/help/status?token=forged.token.here")
+    text = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert caplog.records
+    for leaked in [PHONE, PHONE[1:], EMAIL, link, link.split(".")[2], stack.settings.twilio_auth_token]:
+        assert leaked not in text, f"{leaked[:6]}… appears in the logs"

@@ -1,0 +1,28 @@
+import pytest
+
+from chalicelib.auth import status_links
+from chalicelib.auth.tokens import issue as agent_token
+from chalicelib.errors import Unauthorized
+
+
+def test_a_link_opens_its_one_ticket_for_its_sender(settings):
+    link = status_links.verify(settings, status_links.issue(settings, "T1", "N1"))
+    assert (link.ticket_id, link.sender) == ("T1", "N1")
+
+
+def test_a_link_expires_after_the_configured_days(settings):
+    old = status_links.issue(settings, "T1", "N1", now=1_000_000_000)
+    with pytest.raises(Unauthorized, match="expired"):
+        status_links.verify(settings, old)
+
+
+def test_agent_tokens_and_edited_links_are_not_links(settings):
+    with pytest.raises(Unauthorized):
+        status_links.verify(settings, agent_token(settings, "alice"))
+    token = status_links.issue(settings, "T1", "N1")
+    with pytest.raises(Unauthorized, match="not valid"):
+        status_links.verify(settings, token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+
+
+def test_the_url_is_on_our_public_base(settings):
+    assert status_links.url(settings, "T1", "N1").startswith(settings.public_base_url + "/help/status?token=")
