@@ -46,6 +46,21 @@ class InboundMessage:
     reply_via: str = ""       # a provider sender handle to answer through (Twilio Messaging Service SID)
     unverified_contacts: tuple[tuple[str, str], ...] = ()  # typed by the customer: kept, never matched on
 
+    def __post_init__(self) -> None:
+        """A delivery of the wrong shape (a number for a sender, a dict for a text) stops here,
+        at the adapter, instead of half-way down the async path."""
+        for name in ("channel", "provider_message_id", "sender_kind", "sender", "text", "recipient", "provider",
+                     "reply_via"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} is {type(getattr(self, name)).__name__}, not text")
+        for name in ("sender_name", "subject", "external_ref"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} is {type(getattr(self, name)).__name__}, not text")
+        if not self.provider_message_id or not self.sender:
+            raise ValueError("a message needs a provider message id and a sender")
+        if not all(isinstance(m.url, str) and isinstance(m.content_type, str) for m in self.media):
+            raise TypeError("a media url and content type are text")
+
     @property
     def dedup_key(self) -> str:
         return f"{self.channel}#{self.provider_message_id}"
