@@ -14,6 +14,7 @@ from typing import Any, Iterator, Optional
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError
 from email_validator import EmailNotValidError, validate_email
 from mailparser_reply import EmailMessage as ReplyText
 
@@ -322,7 +323,7 @@ def send(ctx: SendContext, reply_to: dict, text: str) -> Sent:
         answer = ctx.ses().send_raw_email(RawMessage={"Data": data})
     except ClientError as exc:
         raise _failure(exc) from None
-    except (BotoConnectionError, HTTPClientError) as exc:
+    except (BotoConnectionError, HTTPClientError, ResponseParserError) as exc:   # or a proxy's page for an answer
         raise ProviderUnavailable(f"ses unreachable: {type(exc).__name__}") from None
     return Sent(ses_message_id(answer["MessageId"], ctx.settings.region), "queued")
 

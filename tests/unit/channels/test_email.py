@@ -6,6 +6,7 @@ from email.parser import BytesParser
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.parsers import ResponseParserError
 
 from chalicelib.auth.signatures import jetdesk_signature
 from chalicelib.errors import Unauthorized, Unprocessable
@@ -325,7 +326,8 @@ def client_error(code: str, status: int) -> ClientError:
 
 
 @pytest.mark.parametrize("error", [client_error("Throttling", 400), client_error("ServiceUnavailable", 503),
-                                   EndpointConnectionError(endpoint_url="https://email.us-east-1.amazonaws.com")])
+                                   EndpointConnectionError(endpoint_url="https://email.us-east-1.amazonaws.com"),
+                                   ResponseParserError("invalid XML received (a proxy's 502 page)")])
 def test_throttling_outages_and_lost_connections_are_tried_again(settings, error):
     with pytest.raises(ProviderUnavailable):
         email.send(context(settings, FakeSES(error)), REPLY_TO, "text")
