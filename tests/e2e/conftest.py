@@ -53,7 +53,7 @@ def start_stack(tmp_path) -> LocalStack:
         try:
             if requests.get(stack.base_url + "/health", timeout=1).status_code == 200:
                 return stack
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):   # not up yet, or slow on a busy machine
             pass
         time.sleep(0.2)
     stack.stop()
