@@ -60,6 +60,16 @@ def _error(status: int, code: str, message: str, details=None, headers=None) -> 
 
 
 @app.middleware("http")
+def secure_headers(event, get_response):
+    """Customers' words come back in answers: never let a browser sniff them into HTML."""
+    response = get_response(event)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if not isinstance(response.body, (str, bytes)) and "content-type" not in map(str.lower, response.headers):
+        response.headers["Content-Type"] = JSON     # said, not left to the gateway's default
+    return response
+
+
+@app.middleware("http")
 def json_errors(event, get_response):
     """Every error leaves as {"error": {...}}, including Chalice's own (415, 405)."""
     try:
@@ -81,18 +91,20 @@ def json_errors(event, get_response):
     return response
 
 
-def raw_request() -> RawRequest:
+def raw_request(limit: int | None = None) -> RawRequest:
+    """The request as the channels read it; over the route's body limit, 413 (provider webhooks by default)."""
     r = app.current_request
     body = r.raw_body or b""
-    if len(body) > settings.max_body_bytes:
+    limit = settings.max_body_bytes if limit is None else limit
+    if len(body) > limit:
         ingest.reject(r.context.get("resourcePath", "?"), "payload too large", dict(r.headers), body, replayable=False)
-        raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
+        raise PayloadTooLarge(f"body over {limit} bytes", [{"limit_bytes": limit}])
     return RawRequest(r.method, r.context.get("resourcePath", ""), dict(r.headers), body,
                       dict(r.query_params or {}))
 
 
 def json_body(schema: str) -> dict:
-    request = raw_request()
+    request = raw_request(settings.max_api_body_bytes)
     if not (request.header("content-type") or "").startswith(JSON):
         raise UnsupportedMediaType("send application/json")
     return validation.validated(schema, request.body)
@@ -221,7 +233,7 @@ def twilio_voice_transcription():
 
 @app.route("/channels/email/inbound", methods=["POST"], content_types=[RFC822])
 def email_inbound():
-    receipt = intake.receive(sources.EMAIL, raw_request())
+    receipt = intake.receive(sources.EMAIL, raw_request(settings.max_mail_bytes))
     return Response({"accepted": True, "duplicate": not receipt.stored}, status_code=202 if receipt.stored else 200)
 
 
@@ -263,7 +275,7 @@ def chat_session():
 
 @app.route("/channels/chat/messages", methods=["POST"], content_types=[JSON])
 def chat_message():
-    session = channels.for_provider("chat").verify(raw_request(), settings)
+    session = channels.for_provider("chat").verify(raw_request(settings.max_api_body_bytes), settings)
     body = json_body("chat_message")
     answer = chat.post(session, body["text"], body.get("client_id"))
     return Response(answer, status_code=200 if answer["duplicate"] else 202)

@@ -45,7 +45,11 @@ class Settings:
     alert_sms_from: str = ""   # the number pages to on-duty agents come from
     integration_webhook_url: str = ""
     stream_arns: Mapping[str, str] = field(default_factory=dict)
+    # Body limits (413 above them): provider webhooks; relayed raw mail (Lambda takes 6 MB a request
+    # and API Gateway passes mail base64, so 4 MiB; larger mail comes by SES + S3); agent and chat JSON.
     max_body_bytes: int = 256 * 1024
+    max_mail_bytes: int = 4 * 1024 * 1024
+    max_api_body_bytes: int = 64 * 1024
     signature_tolerance_seconds: int = 300
     lease_seconds: int = 120
     reopen_days: int = 7
@@ -132,6 +136,8 @@ class Settings:
             stream_arns={t: env[f"JETDESK_{t.upper()}_STREAM_ARN"] for t in ("inbound", "outbox")
                          if env.get(f"JETDESK_{t.upper()}_STREAM_ARN")},
             max_body_bytes=int(env.get("JETDESK_MAX_BODY_BYTES", 256 * 1024)),
+            max_mail_bytes=int(env.get("JETDESK_MAX_MAIL_BYTES", 4 * 1024 * 1024)),
+            max_api_body_bytes=int(env.get("JETDESK_MAX_API_BODY_BYTES", 64 * 1024)),
             lease_seconds=int(env.get("JETDESK_LEASE_SECONDS", 120)),
             reopen_days=int(env.get("JETDESK_REOPEN_DAYS", 7)),
             status_link_days=int(env.get("JETDESK_STATUS_LINK_DAYS", 14)),

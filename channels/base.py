@@ -9,8 +9,9 @@ and nothing else touches storage.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, TypeVar
 
 DELIVERY_STATUSES = ("pending", "queued", "sent", "delivered", "read", "failed")
 
@@ -43,6 +44,10 @@ class StatusUpdate:
     status: str                     # one of DELIVERY_STATUSES
     reason: Optional[str] = None
 
+    def __post_init__(self) -> None:
+        if not self.provider_message_id or not isinstance(self.provider_message_id, str):
+            raise TypeError("a status update names the message by its provider id, as text")
+
 
 @dataclass(frozen=True)
 class SendContext:
@@ -73,6 +78,28 @@ def json_object(body: bytes, what: str) -> dict:
     if not isinstance(payload, dict):
         raise Unprocessable(f"{what} is not a JSON object")
     return payload
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+MALFORMED = (KeyError, IndexError, TypeError, AttributeError, ValueError)
+
+
+def refuses_malformed(what: str) -> Callable[[F], F]:
+    """A parser that meets a payload of the wrong shape (a list where an object was expected, a
+    missing key, a number that is not one) refuses it as unprocessable (422, kept as a dead letter)
+    instead of failing with a 500 that the provider would retry for days."""
+    def wrap(parse: F) -> F:
+        @functools.wraps(parse)
+        def guarded(*args, **kwargs):
+            from chalicelib.errors import ApiError, Unprocessable
+            try:
+                return parse(*args, **kwargs)
+            except ApiError:
+                raise
+            except MALFORMED as exc:
+                raise Unprocessable(f"malformed {what}: {type(exc).__name__} {exc}"[:300]) from None
+        return guarded  # type: ignore[return-value]
+    return wrap
 
 
 def raise_for_status(provider: str, response) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Optional
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError
 from email_validator import EmailNotValidError, validate_email
 from mailparser_reply import EmailMessage as ReplyText
 
@@ -22,7 +23,7 @@ from chalicelib.domain import tickets
 from chalicelib.domain.inbound import Attachment, InboundMessage
 from chalicelib.errors import Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent
+from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, refuses_malformed
 
 CONTENT_TYPE = "message/rfc822"
 SIGNATURE_HEADER = "X-JetDesk-Signature"
@@ -34,6 +35,7 @@ ROBOT_SENDERS = {"mailer-daemon", "postmaster", "no-reply", "noreply", "no_reply
 MSG_ID = re.compile(r"<([^<>\s]+)>")
 REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv)\s*:\s*)+", re.IGNORECASE)
 SES_THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException"}
+MAX_MIME_DEPTH = 20  # real mail nests 3 or 4 deep (mixed > alternative > related); a bomb nests thousands
 SIGN_OFF_MAX = 40   # characters on the first line of a real sign-off ("Best regards,", "-- ")
 
 
@@ -46,6 +48,7 @@ def verify(request: RawRequest, settings) -> bytes:
     return request.body
 
 
+@refuses_malformed("email")
 def normalize(raw: bytes) -> list[InboundMessage]:
     msg = _parse(raw)
     sender, sender_name = _sender(msg)
@@ -67,7 +70,25 @@ def ticket_ref(subject: Optional[str]) -> Optional[str]:
 def _parse(raw: bytes) -> EmailMessage:
     if not raw or not raw.strip():
         raise Unprocessable("the email is empty")
-    return BytesParser(policy=policy.default).parsebytes(raw)
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+    except RecursionError:      # the stdlib parser recurses once per nested multipart
+        raise Unprocessable("the email nests its MIME parts too deeply") from None
+    if _depth(msg) > MAX_MIME_DEPTH:
+        raise Unprocessable(f"the email nests its MIME parts more than {MAX_MIME_DEPTH} deep")
+    return msg
+
+
+def _depth(msg: EmailMessage) -> int:
+    """How deep multiparts nest (walked without recursion: this is what a MIME bomb attacks)."""
+    deepest, stack = 0, [(msg, 1)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = part.get_payload()
+        if isinstance(children, list) and depth <= MAX_MIME_DEPTH:
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _sender(msg: EmailMessage) -> tuple[str, Optional[str]]:
@@ -229,6 +250,7 @@ def _receipt_action(message: Any) -> dict:
     return action
 
 
+@refuses_malformed("SES notification")
 def from_ses_notification(message: dict) -> Optional[bytes]:
     """The raw email of an SNS-action notification; None for an S3 action (see s3_location)."""
     action = _receipt_action(message)
@@ -245,6 +267,7 @@ def from_ses_notification(message: dict) -> Optional[bytes]:
         raise Unprocessable("SES content is not valid base64") from None
 
 
+@refuses_malformed("SES notification")
 def s3_location(message: dict) -> tuple[str, str]:
     """(bucket, key) of an S3-action email; objectKey already includes objectKeyPrefix."""
     action = _receipt_action(message)
@@ -300,7 +323,7 @@ def send(ctx: SendContext, reply_to: dict, text: str) -> Sent:
         answer = ctx.ses().send_raw_email(RawMessage={"Data": data})
     except ClientError as exc:
         raise _failure(exc) from None
-    except (BotoConnectionError, HTTPClientError) as exc:
+    except (BotoConnectionError, HTTPClientError, ResponseParserError) as exc:   # or a proxy's page for an answer
         raise ProviderUnavailable(f"ses unreachable: {type(exc).__name__}") from None
     return Sent(ses_message_id(answer["MessageId"], ctx.settings.region), "queued")
 

@@ -8,7 +8,7 @@ from chalicelib.domain import contacts
 from chalicelib.domain.inbound import InboundMessage, IntegrationEvent
 from chalicelib.errors import Unprocessable
 
-from .base import RawRequest
+from .base import RawRequest, refuses_malformed
 
 
 def verify(request: RawRequest, settings) -> None:
@@ -35,6 +35,7 @@ def customer_contacts(customer: dict[str, Any], booking_ref: str | None = None) 
     return found
 
 
+@refuses_malformed("integrator event")
 def normalize(envelope: dict[str, Any]) -> list[InboundMessage | IntegrationEvent]:
     """A ticket.create becomes a message on channel 'api'; other types stay events."""
     found = customer_contacts(envelope["customer"], envelope["data"].get("booking_ref"))

@@ -11,7 +11,16 @@ from chalicelib.domain import contacts
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import Forbidden, Unauthorized, Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, Sent, StatusUpdate, json_object, raise_for_status
+from .base import (
+    ProviderRefused,
+    ProviderUnavailable,
+    RawRequest,
+    Sent,
+    StatusUpdate,
+    json_object,
+    raise_for_status,
+    refuses_malformed,
+)
 
 PROVIDER = "meta"
 TIMEOUT = 10
@@ -55,17 +64,15 @@ def _parse(body: bytes) -> dict[str, Any]:
     return json_object(body, "Meta webhook body")
 
 
+@refuses_malformed("Meta webhook")
 def normalize(payload: dict[str, Any]) -> list[Event]:
     """Every customer message and delivery status in a (batched) Meta webhook."""
     kind = payload.get("object")
-    try:
-        if kind in MESSAGING_OBJECTS:
-            return [e for entry in payload["entry"] for e in _messaging(MESSAGING_OBJECTS[kind], entry)]
-        if kind == "whatsapp_business_account":
-            return [e for entry in payload["entry"] for change in entry.get("changes", [])
-                    for e in _whatsapp(change)]
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise Unprocessable(f"malformed Meta {kind} webhook: {type(exc).__name__} {exc}") from None
+    if kind in MESSAGING_OBJECTS:
+        return [e for entry in payload["entry"] for e in _messaging(MESSAGING_OBJECTS[kind], entry)]
+    if kind == "whatsapp_business_account":
+        return [e for entry in payload["entry"] for change in entry.get("changes", [])
+                for e in _whatsapp(change)]
     raise Unprocessable(f"unknown Meta webhook object {kind!r}")
 
 

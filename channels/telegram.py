@@ -9,7 +9,16 @@ import requests
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import Unauthorized, Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, json_object, raise_for_status
+from .base import (
+    ProviderRefused,
+    ProviderUnavailable,
+    RawRequest,
+    SendContext,
+    Sent,
+    json_object,
+    raise_for_status,
+    refuses_malformed,
+)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MESSAGE_KINDS = {"message": False, "edited_message": True}    # update field -> edited
@@ -54,6 +63,7 @@ def _name(user: dict[str, Any]) -> Optional[str]:
     return full or user.get("username") or None
 
 
+@refuses_malformed("Telegram update")
 def normalize(update: dict[str, Any]) -> list[InboundMessage]:
     """A customer's message or edit; other updates, bots and service messages are not ours."""
     kind = next((k for k in MESSAGE_KINDS if k in update), None)

@@ -11,7 +11,7 @@ from chalicelib.domain import contacts
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import Unauthorized, Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, StatusUpdate
+from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, StatusUpdate, refuses_malformed
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -56,6 +56,7 @@ def _address(value: str) -> tuple[str, str]:
     return "sms", value
 
 
+@refuses_malformed("Twilio message")
 def normalize(form: dict[str, Any]) -> list[InboundMessage]:
     return [_message(form)]
 
@@ -86,6 +87,7 @@ _STATUSES = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "s
              "undelivered": "failed", "canceled": "failed"}
 
 
+@refuses_malformed("Twilio status callback")
 def status_updates(form: dict[str, Any]) -> list[StatusUpdate]:
     """A delivery status callback for a message we sent."""
     sid, status = form.get("MessageSid"), _STATUSES.get(form.get("MessageStatus", ""))

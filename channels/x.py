@@ -13,7 +13,16 @@ import requests
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, json_object, raise_for_status
+from .base import (
+    ProviderRefused,
+    ProviderUnavailable,
+    RawRequest,
+    SendContext,
+    Sent,
+    json_object,
+    raise_for_status,
+    refuses_malformed,
+)
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 
@@ -82,6 +91,7 @@ def _message(event: dict[str, Any], ours: str, users: dict[str, Any]) -> Inbound
     )
 
 
+@refuses_malformed("X webhook")
 def normalize(payload: dict[str, Any]) -> list[InboundMessage]:
     """Received DMs only: other activity (tweets, likes, typing, read receipts) is not ours."""
     events = [e for e in payload.get("direct_message_events") or [] if e.get("type") == "message_create"]

@@ -48,6 +48,21 @@ class InboundMessage:
     voice: Optional[dict[str, Any]] = None   # Twilio Voice: kind (voicemail | call_back), recording, transcription
     new_ticket_id: str = ""   # the id a ticket it opens takes (web form: the confirmation names its ref first)
 
+    def __post_init__(self) -> None:
+        """A delivery of the wrong shape (a number for a sender, a dict for a text) stops here,
+        at the adapter, instead of half-way down the async path."""
+        for name in ("channel", "provider_message_id", "sender_kind", "sender", "text", "recipient", "provider",
+                     "reply_via"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} is {type(getattr(self, name)).__name__}, not text")
+        for name in ("sender_name", "subject", "external_ref"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} is {type(getattr(self, name)).__name__}, not text")
+        if not self.provider_message_id or not self.sender:
+            raise ValueError("a message needs a provider message id and a sender")
+        if not all(isinstance(m.url, str) and isinstance(m.content_type, str) for m in self.media):
+            raise TypeError("a media url and content type are text")
+
     @property
     def dedup_key(self) -> str:
         return f"{self.channel}#{self.provider_message_id}"

@@ -54,6 +54,9 @@ def receive(source: Source, request: RawRequest) -> Receipt:
         log.warning("verification failed, accepted in monitor-only mode",
                     extra={"source": source.name, "reason": exc.message})
         payload = source.parse(request)
+    except ApiError as exc:     # authentic, but not even parseable (bad JSON, invalid UTF-8): kept too
+        ingest.reject(source.name, exc.message, request.headers, request.body, replayable=True)
+        raise
     try:
         items = source.normalize(payload)
     except ApiError as exc:

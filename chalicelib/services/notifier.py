@@ -101,6 +101,8 @@ def _fail(intent: Outbox, reason: str) -> None:
 
 def _send_to_customer(intent: Outbox) -> None:
     reply_to, text = intent.payload["reply_to"], intent.payload["text"]
+    if _handed_over(intent):
+        return  # a run that crashed after the provider took it: settle, do not send it twice
     if reply_to.get("channel") == "api":
         _post_webhook(intent.id, "ticket.reply", {"ticket_id": intent.ticket_id, "message_id": intent.message_id,
                                                   "text": text})
@@ -118,6 +120,16 @@ def _send_to_customer(intent: Outbox) -> None:
     if reply_to.get("channel") == "chat":
         from . import chat
         chat.push(reply_to["address"], {"id": intent.message_id, "direction": "outbound", "text": text})
+
+
+def _handed_over(intent: Outbox) -> bool:
+    """Whether the message already left "pending" (a stream or queue redelivery carries the old intent)."""
+    if not intent.message_id:
+        return False
+    try:
+        return Message.get(intent.ticket_id, intent.message_id, consistent_read=True).delivery_status != "pending"
+    except Message.DoesNotExist:
+        return False
 
 
 def _opted_out(phone: str) -> bool:

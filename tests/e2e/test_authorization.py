@@ -18,8 +18,12 @@ AGENT_ROUTES = [("GET", "/queues"), ("GET", "/queues/disruption/tickets"), ("POS
                 ("GET", "/tickets?contact=%2B14155550100"), ("GET", "/tickets/{t}"), ("POST", "/tickets/{t}/replies"),
                 ("POST", "/tickets/{t}/accept"), ("POST", "/tickets/{t}/release"), ("POST", "/tickets/{t}/transfer"),
                 ("POST", "/tickets/{t}/resolve"), ("POST", "/tickets/{t}/feedback"), ("GET", "/customers/{c}"),
-                ("GET", "/admin/dead-letters"), ("GET", "/admin/jet-config"), ("GET", "/admin/webhooks")]
-BODIES = {"replies": {"text": "hi"}, "transfer": {"queue": "general"}, "feedback": {"emotion": "calm"}}
+                ("GET", "/admin/dead-letters"), ("GET", "/admin/jet-config"), ("GET", "/admin/webhooks"),
+                # function level: every supervisor action, with bodies a supervisor gets 404/422 for (no side effect)
+                ("PUT", "/admin/jet-config"), ("POST", "/admin/jet-config/what-if"), ("POST", "/admin/webhooks"),
+                ("DELETE", "/admin/webhooks/wh_none"), ("POST", "/admin/dead-letters/none/replay")]
+BODIES = {"replies": {"text": "hi"}, "transfer": {"queue": "general"}, "feedback": {"emotion": "calm"},
+          "jet-config": {}, "what-if": {}, "webhooks": {}}
 
 
 def local_jwt(agent: str, **overrides) -> str:
@@ -76,3 +80,15 @@ def test_a_supervisor_reaches_every_route(local_stack, disruption_ticket, token)
     for method, path in AGENT_ROUTES:
         response = call(local_stack.base_url, method, path, disruption_ticket, sam)
         assert response.status_code not in (401, 403), (method, path, response.status_code)
+
+
+def test_a_chat_session_sees_its_own_conversation_and_no_one_elses(local_stack):
+    base = local_stack.base_url
+    sessions = [requests.post(base + "/channels/chat/sessions", json={"name": n}, timeout=10).json() for n in "AB"]
+    a, b = ({"Authorization": "Bearer " + s["token"]} for s in sessions)
+    secret = "my booking ref is " + uuid.uuid4().hex[:6].upper()
+    assert requests.post(base + "/channels/chat/messages", json={"text": secret}, headers=a, timeout=10).ok
+    mine = eventually(lambda: requests.get(base + "/channels/chat/messages", headers=a, timeout=10).json()["items"])
+    assert secret in [m["text"] for m in mine]
+    theirs = requests.get(base + "/channels/chat/messages", headers=b, timeout=10).json()["items"]
+    assert secret not in [m["text"] for m in theirs]

@@ -6,6 +6,7 @@ from email.parser import BytesParser
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.parsers import ResponseParserError
 
 from chalicelib.auth.signatures import jetdesk_signature
 from chalicelib.errors import Unauthorized, Unprocessable
@@ -325,7 +326,8 @@ def client_error(code: str, status: int) -> ClientError:
 
 
 @pytest.mark.parametrize("error", [client_error("Throttling", 400), client_error("ServiceUnavailable", 503),
-                                   EndpointConnectionError(endpoint_url="https://email.us-east-1.amazonaws.com")])
+                                   EndpointConnectionError(endpoint_url="https://email.us-east-1.amazonaws.com"),
+                                   ResponseParserError("invalid XML received (a proxy's 502 page)")])
 def test_throttling_outages_and_lost_connections_are_tried_again(settings, error):
     with pytest.raises(ProviderUnavailable):
         email.send(context(settings, FakeSES(error)), REPLY_TO, "text")
@@ -358,3 +360,17 @@ def test_long_ses_message_ids_are_never_folded_in_threading_headers(settings):
 def test_a_customer_subject_cannot_inject_headers_into_our_reply():
     subject = email.reply_subject("Refund\r\nBcc: everyone@example.com", "JD-ABCDEFGH")
     assert "\r" not in subject and "\n" not in subject and subject.startswith("Re: Refund Bcc:")
+
+
+@pytest.mark.parametrize("depth", [30, 5000])
+def test_a_mime_bomb_nesting_multiparts_thousands_deep_is_unprocessable(depth):
+    nested = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(depth))
+    raw = b"From: olivia@example.co.uk\r\nSubject: bomb\r\n" + nested + b"Content-Type: text/plain\r\n\r\nhi\r\n"
+    with pytest.raises(Unprocessable, match="nests its MIME parts"):
+        email.normalize(raw)
+
+
+def test_real_mail_nesting_a_few_levels_deep_is_read():
+    nested = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(4))
+    raw = b"From: olivia@example.co.uk\r\nSubject: ok\r\n" + nested + b"Content-Type: text/plain\r\n\r\nhi\r\n"
+    assert email.normalize(raw)[0].text == "hi"

@@ -343,3 +343,10 @@ def test_a_channel_meta_does_not_serve_is_refused(settings):
     with pytest.raises(ProviderRefused):
         meta.send(ctx, {**MESSENGER_TO, "channel": "sms"}, "hello")
     assert ctx.http.calls == []
+
+
+def test_a_sender_id_that_is_no_text_is_unprocessable():
+    payload = event("meta/instagram_message.json")
+    payload["entry"][0]["messaging"][0]["sender"]["id"] = {"id": 1}
+    with pytest.raises(Unprocessable, match="sender is dict"):
+        meta.normalize(payload)

@@ -139,3 +139,8 @@ def test_a_connection_error_is_unavailable_and_does_not_repeat_the_bot_token(set
         telegram.send(context(settings, error), REPLY_TO, "hello")
     assert settings.telegram_bot_token not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_a_null_message_is_unprocessable():
+    with pytest.raises(Unprocessable, match="malformed Telegram update"):
+        telegram.normalize({"update_id": 1, "message": None})

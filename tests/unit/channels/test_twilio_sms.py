@@ -61,3 +61,8 @@ def test_a_message_without_sid_is_unprocessable():
 
 def test_the_acknowledgement_is_empty_twiml():
     assert twilio_sms.acknowledge().endswith("<Response />")
+
+
+def test_a_num_media_that_is_no_number_is_unprocessable():
+    with pytest.raises(Unprocessable, match="malformed Twilio message"):
+        twilio_sms.normalize({**event("twilio/sms_inbound.json"), "NumMedia": "two"})

@@ -152,3 +152,8 @@ def test_a_connection_error_means_try_again_later(settings):
 def test_an_answer_without_event_id_is_refused(settings):
     with pytest.raises(ProviderRefused):
         x.send(context(settings, FakeResponse(201, {"data": {}})), {"address": "2871945302"}, "hello")
+
+
+def test_direct_message_events_that_are_not_objects_are_unprocessable():
+    with pytest.raises(Unprocessable, match="malformed X webhook"):
+        x.normalize({"for_user_id": "1", "direct_message_events": [None]})
