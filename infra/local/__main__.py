@@ -78,7 +78,8 @@ def main() -> int:
     server_thread.start()
     print(f"\nJetDesk is up on http://{host}:{port} (moto :{moto_port}, sinks {sink.url}); Ctrl-C stops it",
           flush=True)
-    stop.wait()
+    while not stop.wait(0.5):  # a wait with no timeout may sleep through a signal another thread took
+        pass
     print("stopping…", flush=True)
     server.shutdown()
     pump_thread.join(timeout=5)
