@@ -56,6 +56,9 @@ def _address(value: str) -> tuple[str, str]:
     return "sms", value
 
 
+MAX_MEDIA = 10
+
+
 @refuses_malformed("Twilio message")
 def normalize(form: dict[str, Any]) -> list[InboundMessage]:
     return [_message(form)]
@@ -70,8 +73,9 @@ def _message(form: dict[str, Any]) -> InboundMessage:
         sender = contacts.phone(sender).value
     except contacts.InvalidContact as exc:
         raise Unprocessable(f"From: {exc}") from None
+    # Twilio sends at most 10 media per message; a larger NumMedia must not become a long loop
     media = tuple(Media(form.get(f"MediaUrl{i}", ""), form.get(f"MediaContentType{i}", ""))
-                  for i in range(int(form.get("NumMedia") or 0)) if form.get(f"MediaUrl{i}"))
+                  for i in range(min(int(form.get("NumMedia") or 0), MAX_MEDIA)) if form.get(f"MediaUrl{i}"))
     # Messaging Service number pools: answer through the service so Twilio keeps the
     # sender sticky; the To number is kept as the fallback sender.
     return InboundMessage(

@@ -66,3 +66,10 @@ def test_the_acknowledgement_is_empty_twiml():
 def test_a_num_media_that_is_no_number_is_unprocessable():
     with pytest.raises(Unprocessable, match="malformed Twilio message"):
         twilio_sms.normalize({**event("twilio/sms_inbound.json"), "NumMedia": "two"})
+
+
+def test_a_huge_num_media_reads_at_most_twilios_ten_media():
+    from channels import twilio_sms
+    form = {"MessageSid": "SM" + "1" * 32, "From": "+14155550123", "To": "+14155559999", "Body": "hi",
+            "NumMedia": "999999999999", **{f"MediaUrl{i}": f"https://api.twilio.com/m{i}" for i in range(12)}}
+    assert len(twilio_sms.normalize(form)[0].media) == 10
