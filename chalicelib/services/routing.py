@@ -31,6 +31,12 @@ def enqueue(ticket: Ticket, queue: str, now: datetime, steps: Optional[list] = N
     rerank(ticket)
 
 
+def requeue(ticket: Ticket, now: datetime) -> None:
+    """Back in its own queue after a claim ended (release, lease expiry): its wait starts again."""
+    enqueue(ticket, ticket.queue, now, ticket.escalations, pinned=bool(ticket.queue_pinned))
+    ticket.queued_at = now
+
+
 def rerank(ticket: Ticket) -> None:
     ticket.queue_slot = ticket.queue
     ticket.rank = rules.rank_for((ticket.jet or {}).get("score", 0), ticket.id, breached(ticket))

@@ -53,8 +53,8 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     if ticket.lease_expires_at and ticket.lease_expires_at <= now:
         updates.append(agents.load_of(ticket.assignee, ticket.channel, -1))
         previous = ticket.assignee
-        routing.enqueue(ticket, ticket.queue, now, ticket.escalations, pinned=bool(ticket.queue_pinned))
-        ticket.queued_at, moved = now, True
+        routing.requeue(ticket, now)
+        moved = True
         writes += [outbox.agent_alert(ticket, "lease expired: back in the queue"),
                    audit.entry(ticket.id, "system", "lease expired", previous=previous)[0]]
         did.append("leases")

@@ -93,8 +93,7 @@ def _unassign(ticket: Ticket, queue: Optional[str] = None) -> None:
     if queue and queue != ticket.queue:
         routing.enqueue(ticket, queue, ticket.updated_at, None, pinned=True)
     else:
-        routing.enqueue(ticket, ticket.queue, ticket.updated_at, ticket.escalations, bool(ticket.queue_pinned))
-        ticket.queued_at = ticket.updated_at
+        routing.requeue(ticket, ticket.updated_at)
 
 
 def reply(who: Actor, ticket_id: str, text: str, status: str = "pending") -> dict[str, Any]:
