@@ -20,8 +20,15 @@ CSP = "; ".join([
     "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
     "connect-src 'self'", "font-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
 ])
-SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                    "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+def security_headers(csp: str) -> dict[str, str]:
+    """What every HTML page and asset we serve carries; each kind of page brings its own policy."""
+    return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+SECURITY_HEADERS = security_headers(CSP)
 
 
 @lru_cache(maxsize=None)
