@@ -304,7 +304,7 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: Optional[customers
             if ticket is not None:
                 sweep.arm(ticket, clock.now())
                 tx.save(ticket)
-            for other in others:
+            for other in outbox.bundle(others):
                 tx.save(other, condition=type(other)._hash_key_attribute().does_not_exist())
     except TransactWriteError as exc:
         if exc.cause_response_code == "TransactionCanceledException":

@@ -89,7 +89,7 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
         else:
             with transaction() as tx:
                 tx.save(ticket)
-                for item in writes:
+                for item in outbox.bundle(writes):
                     tx.save(item)
                 for model, actions, condition in updates:
                     tx.update(model, actions=actions, condition=condition, add_version_condition=False)

@@ -9,7 +9,7 @@ from .. import clock
 from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
-from ..storage.models import Agent, Customer, Message, Queue, Ticket, tickets_by_id, transaction
+from ..storage.models import Agent, Customer, Message, Outbox, Queue, Ticket, tickets_by_id, transaction
 from . import agents, audit, customers, outbox, presenters, routing, scoring, sweep
 from .agents import Actor
 
@@ -59,7 +59,7 @@ def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Tic
     for _ in range(ATTEMPTS):
         ticket = _visible(who, ticket_id)
         ticket.updated_at = clock.now()
-        others = change(ticket)
+        others = _one_outbox_item(change(ticket))
         sweep.arm(ticket, ticket.updated_at)
         try:
             with transaction() as tx:
@@ -75,6 +75,13 @@ def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Tic
             raise
         return ticket
     raise Conflict("the ticket kept changing, or the agent is at capacity; try again")
+
+
+def _one_outbox_item(ops: list) -> list:
+    """The change's outbox intents (saved without a condition) as one item (``outbox.bundle``)."""
+    intents = [op[0] for op in ops if len(op) == 2 and isinstance(op[0], Outbox)]
+    return [op for op in ops if not (len(op) == 2 and isinstance(op[0], Outbox))] + \
+        [(item, None) for item in outbox.bundle(intents)]
 
 
 def _freed(ticket: Ticket) -> list:
