@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .. import clock
-from ..storage.models import TicketEvent
+from ..storage.models import Ticket, TicketEvent
 
 
 def entry(ticket_id: str, actor: str, action: str, via: Optional[str] = None,
@@ -15,6 +15,12 @@ def entry(ticket_id: str, actor: str, action: str, via: Optional[str] = None,
     return event, TicketEvent.id.does_not_exist()
 
 
-def trail(ticket_id: str) -> list[dict[str, Any]]:
-    return [{"at": clock.iso(e.at), "actor": e.actor, "action": e.action, "via": e.via, **(e.detail or {})}
-            for e in TicketEvent.query(ticket_id)]
+def trail(ticket: Ticket, events: Optional[list[TicketEvent]] = None) -> list[dict[str, Any]]:
+    """The audit trail (``events`` when already read). Its first entry, the customer opening the
+    ticket, is read from the ticket (created_at, channel): no item is written for it (tickets
+    opened before 2026-12 have it stored). A change's score entry is in the history, not here."""
+    events = list(TicketEvent.query(ticket.id)) if events is None else events
+    opened = [] if any(e.action == "opened" for e in events) else \
+        [{"at": clock.iso(ticket.created_at), "actor": "customer", "action": "opened", "via": ticket.channel}]
+    return opened + [{"at": clock.iso(e.at), "actor": e.actor, "action": e.action, "via": e.via,
+                      **{k: v for k, v in (e.detail or {}).items() if k != "jet"}} for e in events]

@@ -24,6 +24,7 @@ from . import agents, audit, customers, outbox, routing, scoring, sweep
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
 RECENT_TEXTS = 3
+RECENT_TEXT_CHARS = 400   # of each, for mood and intent: the ticket item is rewritten on every change
 REFERENCES_KEPT = 10
 ACK_CHANNELS = ("sms", "whatsapp", "email", "messenger", "instagram", "x", "telegram")
 KEYWORD_CHANNELS = ("sms", "whatsapp")
@@ -100,7 +101,7 @@ def _new_ticket(msg: InboundMessage, customer: Customer, now: datetime) -> Ticke
     return Ticket(ticket_id, ref=rules.ref_for(ticket_id), status="open", channel=msg.channel,
                   queue="general", customer_id=customer.id, state_key=rules.state_key("open", ticket_id),
                   subject=msg.subject, language=customer.language, created_at=now, updated_at=now,
-                  inbound_count=0, recent_texts=[], history=[], jet={}, reply_to={})
+                  inbound_count=0, recent_texts=[], jet={}, reply_to={})
 
 
 def _reply_to(msg: InboundMessage, ticket: Ticket) -> dict:
@@ -165,14 +166,16 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     ticket.inbound_count = int(ticket.inbound_count or 0) + (0 if msg.automated else 1)
     ticket.channels_used = set(ticket.channels_used or ()) | {msg.channel}
     if msg.text:
-        ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:1000]])[-RECENT_TEXTS:]
+        ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:RECENT_TEXT_CHARS]])[-RECENT_TEXTS:]
     ticket.updated_at = now
     ticket.reply_to = _reply_to(msg, ticket)
     result = scoring.rescore(ticket, who.customer, "new ticket" if is_new_ticket else "customer wrote again", now)
 
     writes: list = [message]
-    if is_new_ticket or getattr(ticket, "reopened", False):
-        writes.append(audit.entry(ticket.id, "customer", "opened" if is_new_ticket else "reopened", msg.channel)[0])
+    if getattr(ticket, "reopened", False):  # the audit entry carries the score's history entry
+        writes.append(audit.entry(ticket.id, "customer", "reopened", msg.channel, jet=ticket.score_change)[0])
+    else:  # the message carries it (a ticket's opening is on the ticket itself: audit.trail shows it)
+        message.rescored = ticket.score_change
     if not msg.automated:
         writes += [outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
                                            {"message_id": message.id, "channel": msg.channel}),
@@ -224,13 +227,14 @@ def _add_to_voicemail(item: InboundItem, msg: InboundMessage, ticket: Ticket, wh
     if text_added:
         spoken = _language(msg, ticket, who)
         actions += [Message.text.set(msg.text)] + ([Message.language.set(spoken)] if spoken else [])
-        ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:1000]])[-RECENT_TEXTS:]
+        ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:RECENT_TEXT_CHARS]])[-RECENT_TEXTS:]
         writes.append(outbox.integrator_event(ticket, "ticket.message", {"message_id": message.id,
                                                                          "channel": msg.channel}))
     if msg.media and not message.media:
         actions.append(Message.media.set([m.__dict__ for m in msg.media]))
     ticket.updated_at = now
     result = scoring.rescore(ticket, who.customer, "voicemail transcribed" if text_added else "voicemail updated", now)
+    actions.append(Message.rescored.set(ticket.score_change))
     load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if getattr(ticket, "reopened", False) \
         and ticket.assignee else []
     _commit(item, ticket, who, writes, updates=load + [(message, actions, Message.id.exists())])
@@ -274,7 +278,7 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
         scoring.rescore(ticket, who.customer, event.type)
         writes = [outbox.integrator_event(ticket, "jet.changed"),
                   audit.entry(ticket.id, "customer" if event.source == "chat" else "integration", "rescored",
-                              event.type, event_id=event.id)[0]]
+                              event.type, event_id=event.id, jet=ticket.score_change)[0]]
         page = routing.page_for(ticket, tier_before)
         if page:
             writes.append(outbox.agent_alert(ticket, f"P1 after {event.type}", page=page))
@@ -304,7 +308,7 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: Optional[customers
             if ticket is not None:
                 sweep.arm(ticket, clock.now())
                 tx.save(ticket)
-            for other in others:
+            for other in outbox.bundle(others):
                 tx.save(other, condition=type(other)._hash_key_attribute().does_not_exist())
     except TransactWriteError as exc:
         if exc.cause_response_code == "TransactionCanceledException":

@@ -4,6 +4,11 @@ At least once: an intent is marked done only after the provider accepted it. A
 transient failure is retried through the notify-retry SQS queue with backoff, so
 one slow provider never blocks the stream; after MAX_ATTEMPTS it is failed and
 dead-lettered.
+
+An intent with several targets (a ``change`` item's parts, a page to each on-duty agent, an
+integrator event to each subscriber) is delivered target by target in the same run; only a
+target that fails is written as an intent of its own (id ``<parent>.<target>``, stable across
+redeliveries), which then has its own attempts, retries, dead letter and replay.
 """
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ def deliver(intent: Outbox) -> None:
     if intent.status != "pending":
         return
     try:
-        _HANDLERS[intent.kind](intent)
+        (_deliver_change if intent.kind == "change" else _HANDLERS[intent.kind])(intent)
     except TransientFailure as exc:
         _retry_later(intent, str(exc))
         return
@@ -90,13 +95,37 @@ def backoff(attempt: int) -> int:
 
 
 def _fail(intent: Outbox, reason: str) -> None:
-    if not _settle(intent, [Outbox.status.set("failed")]):
-        return
+    if _settle(intent, [Outbox.status.set("failed")]):
+        _record_failure(intent, reason)
+
+
+def _record_failure(intent: Outbox, reason: str) -> None:
     if intent.kind == "customer_message" and intent.message_id:
         Message(intent.ticket_id, intent.message_id).update(
             actions=[Message.delivery_status.set("failed"), Message.failure_reason.set(reason[:500])],
             condition=Message.id.exists())
     ingest.dead_letter("notifier", reason, {"outbox_id": intent.id, "kind": intent.kind})
+
+
+def _deliver_each(targets: list[Outbox]) -> None:
+    """Deliver each target now; one that fails goes on as an intent of its own: retried (the
+    stream delivers it again, then the retry queue with backoff) or failed and dead-lettered."""
+    for target in targets:
+        try:
+            _HANDLERS[target.kind](target)
+        except TransientFailure as exc:
+            target.attempts = 1
+            if outbox.keep(target):
+                log.info("delivery goes on by itself", extra={"outbox": target.id, "reason": str(exc)[:200]})
+        except PermanentFailure as exc:
+            target.status, target.attempts = "failed", 1
+            if outbox.keep(target):
+                _record_failure(target, str(exc))
+
+
+def _deliver_change(intent: Outbox) -> None:
+    """One outbox item per change: its parts (acknowledgement, alert, integrator event, …)."""
+    _deliver_each(outbox.parts(intent))
 
 
 def _send_to_customer(intent: Outbox) -> None:
@@ -165,8 +194,9 @@ def _alert_agents(intent: Outbox) -> None:
         )
     if p.get("page"):
         text = f"JetDesk {subject} (queue {p.get('queue')}, score {p.get('score')})"
-        outbox.fan_out(intent, "agent_page", {agent_id: {"agent_id": agent_id, "subject": subject, "text": text}
-                                              for agent_id in sorted(agents.on_duty(p["page"]))})
+        _deliver_each([outbox.child(intent, agent_id, "agent_page",
+                                    {"agent_id": agent_id, "subject": subject, "text": text})
+                       for agent_id in sorted(agents.on_duty(p["page"]))])
 
 
 def _page_agent(intent: Outbox) -> None:
@@ -208,8 +238,8 @@ def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id
 
 
 def _integrator_event(intent: Outbox) -> None:
-    """Fan out to every subscriber; each delivery is retried on its own."""
-    webhooks.fan_out(intent)
+    """To every subscriber; a delivery that fails is retried on its own, under the same webhook-id."""
+    _deliver_each(webhooks.deliveries(intent))
 
 
 def _webhook_delivery(intent: Outbox) -> None:

@@ -7,14 +7,22 @@ from typing import Any, Iterable, Optional
 
 from ..clock import iso
 from ..domain import voice
+from ..domain.jet import Indicator
 from ..errors import BadRequest
 from ..storage.models import Customer, Message, Ticket
 
 
 def jet_banner(ticket: Ticket) -> dict[str, Any]:
+    """The stored explanation with each indicator's level (derived from its value, not stored)."""
     jet = dict(ticket.jet or {})
     jet.pop("intent", None)
+    if "indicators" in jet:
+        jet["indicators"] = [{**i, "level": level(i["value"])} for i in jet["indicators"]]
     return jet
+
+
+def level(value: float) -> str:
+    return Indicator("", value, "").level
 
 
 def ticket(t: Ticket) -> dict[str, Any]:
@@ -73,8 +81,10 @@ def customer_ticket(t: Ticket, messages: Iterable[Message]) -> dict[str, Any]:
                           "attachments": [a.get("name") for a in m.attachments or ()]} for m in shown]}
 
 
-def ticket_with_timeline(t: Ticket, messages: Iterable[Message]) -> dict[str, Any]:
-    return {**ticket(t), "messages": [message(m) for m in messages], "history": list(t.history or [])}
+def ticket_with_timeline(t: Ticket, messages: Iterable[Message], history: list[dict]) -> dict[str, Any]:
+    """``history``: the score history (``scoring.history``); tickets scored before it moved out of
+    the ticket item still show the entries they carry."""
+    return {**ticket(t), "messages": [message(m) for m in messages], "history": list(t.history or []) + history}
 
 
 def page(items: list[dict[str, Any]], last_key: Optional[dict]) -> dict[str, Any]:

@@ -1,4 +1,10 @@
-"""Putting a JET score on a ticket: facts in, score, queue rank and history out."""
+"""Putting a JET score on a ticket: facts in, score, queue rank and the history entry out.
+
+The ticket carries only its current score and explanation. Each re-score's history entry
+(``ticket.score_change``) is written by the caller with the change that caused it: in that
+change's audit entry (``detail.jet``, ticket-events table) or, for a customer's message that
+writes no audit entry, on the message itself (``Message.rescored``). ``history`` reads them back.
+"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,10 +13,10 @@ from .. import clock
 from ..domain import jet
 from ..domain import tickets as rules
 from ..domain.conditions import Context
-from ..storage.models import Customer, Ticket
+from ..storage.models import Customer, Message, Ticket, TicketEvent
 from . import jetconfig, routing
 
-HISTORY_KEPT = 20
+WORTH_RECORDING = 5.0   # points: a re-score by the clock alone is history only when it moves this much (or the tier)
 
 
 def facts(ticket: Ticket, customer: Customer, now: datetime) -> jet.Facts:
@@ -26,15 +32,15 @@ def facts(ticket: Ticket, customer: Customer, now: datetime) -> jet.Facts:
 
 
 def rescore(ticket: Ticket, customer: Customer, cause: str, now: datetime | None = None) -> jet.Score:
-    """Score the ticket, keep the explanation and history, re-route and re-rank it if queued."""
+    """Score the ticket, keep the explanation, re-route and re-rank it if queued; the history
+    entry is left in ``ticket.score_change`` for the caller's write."""
     now, config = now or clock.now(), jetconfig.current()
     result = jet.score(facts(ticket, customer, now), config)
     before = (ticket.jet or {}).get("score")
-    ticket.jet = result.to_dict()
+    ticket.jet = stored(result)
     ticket.intent = result.intent
-    entry = {"at": clock.iso(now), "from": before, "score": round(result.score, 1), "tier": result.tier,
-             "cause": cause, "config_version": config.get("version")}
-    ticket.history = (list(ticket.history or []) + [entry])[-HISTORY_KEPT:]
+    ticket.score_change = {"at": clock.iso(now), "from": before, "score": round(result.score, 1),
+                           "tier": result.tier, "cause": cause, "config_version": config.get("version")}
     if not ticket.first_response_at and not ticket.sla_breached_at:
         ticket.sla_due_at = rules.sla_due(ticket.created_at, result.tier, config)
     if not ticket.resolution_breached_at:
@@ -46,3 +52,28 @@ def rescore(ticket: Ticket, customer: Customer, cause: str, now: datetime | None
     else:
         routing.take_off_queue(ticket)
     return result
+
+
+def stored(result: jet.Score) -> dict:
+    """The explanation as the ticket keeps it: without what is derived (each indicator's level,
+    ``presenters.jet_banner`` adds it back) or kept beside it (the intent)."""
+    kept = result.to_dict()
+    kept.pop("intent", None)
+    kept["indicators"] = [{k: v for k, v in i.items() if k != "level"} for i in kept["indicators"]]
+    return kept
+
+
+def worth_recording(change: dict, tier_before: str | None) -> bool:
+    """Whether a re-score nothing but time caused belongs in the history."""
+    return change["tier"] != tier_before or change["from"] is None or \
+        abs(change["score"] - change["from"]) >= WORTH_RECORDING
+
+
+def history(ticket_id: str, events=None, messages=None) -> list[dict]:
+    """Every recorded re-score of a ticket, oldest first: from its audit entries and its messages
+    (give them when already read; otherwise both are queried)."""
+    events = TicketEvent.query(ticket_id) if events is None else events
+    messages = Message.query(ticket_id) if messages is None else messages
+    entries = [e.detail["jet"] for e in events if e.detail and "jet" in e.detail] + \
+        [m.rescored for m in messages if m.rescored]
+    return sorted(entries, key=lambda e: e["at"])

@@ -13,7 +13,7 @@ from pynamodb.exceptions import PutError, TransactWriteError
 
 from .. import clock
 from ..domain import timers
-from ..storage.models import Customer, Ticket, transaction
+from ..storage.models import Customer, Ticket, TicketEvent, transaction
 from . import agents, audit, jetconfig, outbox, routing, scoring
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,11 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
         did.append("escalations")
     cause = "SLA breach" if "breaches" in did else "escalated" if "escalations" in did else "time passing"
     scoring.rescore(ticket, Customer.get(ticket.customer_id), cause, now)
+    logged = [w for w in writes if isinstance(w, TicketEvent)]
+    if logged:  # the score's history entry rides on the change's audit entry
+        logged[-1].detail = {**(logged[-1].detail or {}), "jet": ticket.score_change}
+    elif scoring.worth_recording(ticket.score_change, tier_before):
+        writes.append(audit.entry(ticket.id, "system", "rescored", jet=ticket.score_change)[0])
     page = routing.page_for(ticket, tier_before, moved)
     if page:
         writes.append(outbox.agent_alert(ticket, "P1 waiting", page=page))
@@ -85,11 +90,11 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     arm(ticket, now)
     try:
         if not writes and not updates:
-            ticket.save()  # only re-scored (most runs): a plain versioned put costs half a transaction
+            ticket.save()  # only re-scored, too little to record (most runs): a plain versioned put
         else:
             with transaction() as tx:
                 tx.save(ticket)
-                for item in writes:
+                for item in outbox.bundle(writes):
                     tx.save(item)
                 for model, actions, condition in updates:
                     tx.update(model, actions=actions, condition=condition, add_version_condition=False)

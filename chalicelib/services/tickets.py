@@ -9,7 +9,7 @@ from .. import clock
 from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
-from ..storage.models import Agent, Customer, Message, Queue, Ticket, tickets_by_id, transaction
+from ..storage.models import Agent, Customer, Message, Outbox, Queue, Ticket, TicketEvent, tickets_by_id, transaction
 from . import agents, audit, customers, outbox, presenters, routing, scoring, sweep
 from .agents import Actor
 
@@ -34,8 +34,9 @@ def _visible(who: Actor, ticket_id: str) -> Ticket:
 
 def get(who: Actor, ticket_id: str) -> dict[str, Any]:
     ticket = _visible(who, ticket_id)
-    return {**presenters.ticket_with_timeline(ticket, Message.query(ticket.id)), "events": audit.trail(ticket.id),
-            "customer": presenters.customer(Customer.get(ticket.customer_id))}
+    messages, events = list(Message.query(ticket.id)), list(TicketEvent.query(ticket.id))
+    return {**presenters.ticket_with_timeline(ticket, messages, scoring.history(ticket.id, events, messages)),
+            "events": audit.trail(ticket, events), "customer": presenters.customer(Customer.get(ticket.customer_id))}
 
 
 def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Tic
     for _ in range(ATTEMPTS):
         ticket = _visible(who, ticket_id)
         ticket.updated_at = clock.now()
-        others = change(ticket)
+        others = _one_outbox_item(change(ticket))
         sweep.arm(ticket, ticket.updated_at)
         try:
             with transaction() as tx:
@@ -75,6 +76,13 @@ def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Tic
             raise
         return ticket
     raise Conflict("the ticket kept changing, or the agent is at capacity; try again")
+
+
+def _one_outbox_item(ops: list) -> list:
+    """The change's outbox intents (saved without a condition) as one item (``outbox.bundle``)."""
+    intents = [op[0] for op in ops if len(op) == 2 and isinstance(op[0], Outbox)]
+    return [op for op in ops if not (len(op) == 2 and isinstance(op[0], Outbox))] + \
+        [(item, None) for item in outbox.bundle(intents)]
 
 
 def _freed(ticket: Ticket) -> list:
@@ -223,7 +231,7 @@ def feedback(who: Actor, ticket_id: str, emotion: str, note: Optional[str]) -> d
             entry["note"] = note[:500]
         ticket.agent_feedback = (list(ticket.agent_feedback or []) + [entry])[-FEEDBACK_KEPT:]
         scoring.rescore(ticket, Customer.get(ticket.customer_id), f"agent feedback: {emotion}")
-        return [audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion),
+        return [audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion, jet=ticket.score_change),
                 (outbox.integrator_event(ticket, "jet.changed"), None)]
     return presenters.ticket(_change(who, ticket_id, change))
 

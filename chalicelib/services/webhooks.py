@@ -79,11 +79,10 @@ def target(subscription_id: str) -> Optional[dict[str, Any]]:
     return next((s for s in _stored() if s["id"] == subscription_id), None)
 
 
-def fan_out(intent: Outbox) -> int:
-    """One delivery intent per subscriber, with an id stable across retries (the webhook-id)."""
+def deliveries(intent: Outbox) -> list[Outbox]:
+    """One delivery per subscriber (unsaved), with an id stable across retries (the webhook-id)."""
     event_type = intent.payload["type"]
     ids = ([DEMO] if get_settings().integration_webhook_url else []) + \
         [s["id"] for s in _stored() if event_type in s["events"]]
-    return outbox.fan_out(intent, "webhook_delivery",
-                          {subscription_id: {**intent.payload, "subscription_id": subscription_id}
-                           for subscription_id in ids})
+    return [outbox.child(intent, subscription_id, "webhook_delivery",
+                         {**intent.payload, "subscription_id": subscription_id}) for subscription_id in ids]

@@ -1,6 +1,7 @@
 """POST /integrations/events: signed envelopes, schema-checked, idempotent per event id."""
 import time
 
+from chalicelib.services import scoring
 from chalicelib.storage.models import Customer, DeadLetter, Identity, InboundMessage, Message, Ticket
 from tests.conftest import event
 from tests.helpers import jetdesk_signed
@@ -73,7 +74,7 @@ def test_a_cancelled_flight_raises_the_priority_of_the_open_ticket(stack, http):
     assert after.jet["score"] > before
     disruption = next(i for i in after.jet["indicators"] if i["key"] == "disruption")
     assert disruption["value"] == 1.0 and "AF123 is cancelled" in disruption["reason"]
-    assert after.history[-1]["cause"] == "journey.updated"
+    assert scoring.history(after.id)[-1]["cause"] == "journey.updated"
     assert after.queue == "disruption"
 
 

@@ -3,7 +3,7 @@ import copy
 import json
 
 from chalicelib.config import DEFAULT_JET
-from chalicelib.services import jetconfig
+from chalicelib.services import jetconfig, scoring
 from chalicelib.storage.models import Setting, Ticket
 
 from .conftest import bearer, sms
@@ -30,7 +30,7 @@ def test_a_saved_version_is_audited_and_scores_new_tickets(stack, http):
     sms(stack, http, "SM" + "1" * 32, "I am furious, my bag is lost!!!")
     stack.pump.drain()
     ticket = next(iter(Ticket.scan()))
-    assert ticket.jet["weights"]["experience"] == 0.6 and ticket.history[-1]["config_version"] == 2
+    assert ticket.jet["weights"]["experience"] == 0.6 and scoring.history(ticket.id)[-1]["config_version"] == 2
 
 
 def test_a_stale_version_is_refused(stack, http):

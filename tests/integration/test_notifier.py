@@ -66,3 +66,28 @@ def test_integrator_events_are_standard_webhooks_verified_by_the_reference_libra
     body = json.dumps(delivery["body"], separators=(",", ":"))
     verified = Webhook(stack.settings.jetdesk_signing_secret.encode()).verify(body, delivery["headers"])
     assert verified["type"] == "ticket.created"
+
+
+def test_one_part_of_a_change_that_fails_is_retried_alone_and_the_others_go_once(stack, http):
+    fault(stack, "twilio", 1)            # the acknowledgement fails once; the alert and the webhook go through
+    sms(stack, http, "SM" + "5" * 32, "Where is my bag?")
+    stack.pump.drain()
+    change = next(o for o in Outbox.scan() if o.kind == "change")
+    [alone] = [o for o in Outbox.scan() if o.kind == "customer_message"]
+    assert change.status == "done" and alone.id.startswith(change.id + ".")
+    assert (alone.status, alone.attempts) == ("done", 2)   # the inline try, then its own
+    assert len(stack.sent("twilio")) == 1 and len(stack.sent("webhook")) == 1
+    assert acknowledgement().delivery_status == "queued"
+
+
+def test_a_refused_part_is_failed_and_dead_lettered_by_itself_and_replays_alone(stack, http):
+    from chalicelib.services import replay
+    fault(stack, "twilio", 1, status=400)
+    sms(stack, http, "SM" + "6" * 32, "Where is my bag?")
+    stack.pump.drain()
+    [alone] = [o for o in Outbox.scan() if o.kind == "customer_message"]
+    [letter] = DeadLetter.scan()
+    assert alone.status == "failed" and letter.payload["record"]["outbox_id"] == alone.id
+    assert replay.replay(letter.id) == {"id": letter.id, "source": "notifier", "redelivered": alone.id}
+    assert len(stack.sent("twilio")) == 1 and len(stack.sent("webhook")) == 1
+    assert acknowledgement().delivery_status == "queued"

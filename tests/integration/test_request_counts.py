@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.services import conversations, jetconfig
+from chalicelib.services import conversations, jetconfig, notifier
 from chalicelib.storage import models
 
 from .conftest import sms
@@ -50,3 +50,51 @@ def test_threading_a_follow_up_costs_four_requests(stack, http, calls):
     conversations.process(models.InboundMessage.get("sms#SM" + "4" * 32))
     calls["GetItem"] -= 1
     assert +calls == {"BatchGetItem": 1, "GetItem": 2, "TransactWriteItems": 1}
+
+
+# Write units, sized as DynamoDB bills them (bench/capacity.py: 1 per KB, doubled in a transaction,
+# one per index the item is in). The floor of a one-transaction design is in bench/README.md.
+
+@pytest.fixture
+def units(stack):
+    from bench.capacity import Meter
+    jetconfig.current()
+    meter = Meter(models._shared["connection"].client).start()
+    yield meter
+    meter.stop()
+
+
+def _threaded(stack, units, sid: str, text: str):
+    units.reset()
+    conversations.process(models.InboundMessage.get(sid))
+    return units.reset()
+
+
+def test_a_first_message_writes_one_outbox_item_in_a_transaction_of_seven(stack, http, units):
+    sms(stack, http, "SM" + "6" * 32, "Where is my bag?")
+    tally = _threaded(stack, units, "sms#SM" + "6" * 32, "Where is my bag?")
+    written = {(line["table"].split("-", 2)[-1], line["what"]): line["units"] for line in tally.breakdown()}
+    assert written[("outbox", "outbox insert")] == 2            # one item for acknowledgement, alert and event
+    assert ("ticket-events", "ticket-events insert") not in written  # the opening is read from the ticket
+    assert tally.wu == 22, tally.breakdown()
+
+
+def test_a_follow_up_writes_four_items_and_the_ticket_stays_under_2_kb(stack, http, units):
+    sms(stack, http, "SM" + "7" * 32, "Where is my bag?")
+    stack.pump.drain()
+    sms(stack, http, "SM" + "8" * 32, "Any news?")
+    tally = _threaded(stack, units, "sms#SM" + "8" * 32, "Any news?")
+    written = {line["what"]: line["units"] for line in tally.breakdown()}
+    assert written["tickets update"] == 4                       # 1–2 KB, twice in the transaction
+    assert tally.wu == 16, tally.breakdown()
+
+
+def test_the_notifier_writes_three_units_for_a_first_message(stack, http, units):
+    sms(stack, http, "SM" + "9" * 32, "Where is my bag?")
+    conversations.process(models.InboundMessage.get("sms#SM" + "9" * 32))
+    [change] = models.Outbox.scan()  # test-only inspection; the stream hands the notifier this item
+    units.reset()
+    notifier.deliver(change)
+    tally = units.reset()
+    assert change.kind == "change" and models.Outbox.get(change.id).status == "done"
+    assert tally.wu == 3, tally.breakdown()   # the acknowledgement's handover (+ its index entry), the intent done

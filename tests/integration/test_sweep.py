@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from chalicelib import clock
-from chalicelib.services import sweep
+from chalicelib.services import scoring, sweep
 from chalicelib.storage.models import Outbox, Ticket
 
 from .conftest import bearer, sms
@@ -39,7 +39,7 @@ def test_a_missed_first_response_moves_to_the_escalation_queue_first_in_line_and
     done = sweep.run(Ticket.get(calm.id).sla_due_at + timedelta(seconds=1))
     assert done["breaches"] == 1
     breached = Ticket.get(calm.id)
-    assert breached.sla_breached_at and breached.history[-1]["cause"] == "SLA breach"
+    assert breached.sla_breached_at and scoring.history(breached.id)[-1]["cause"] == "SLA breach"
     assert (breached.queue, breached.queue_slot, breached.queue_pinned) == ("escalations", "escalations", True)
     alert = next(o for o in Outbox.scan() if o.payload.get("what", "").startswith("SLA breach"))
     assert alert.payload["page"] == "escalations"

@@ -2,6 +2,7 @@
 import json
 from datetime import timedelta
 
+from chalicelib.services import scoring
 from chalicelib.storage.models import Customer, Ticket
 
 from .conftest import bearer, sms
@@ -76,7 +77,7 @@ def test_live_feedback_rescores_at_once_and_explains_why(stack, http):
     after = act(stack, http, "bob", ticket["id"], "feedback", {"emotion": "angry", "note": "shouting"}).json_body
     mood = next(i for i in after["jet"]["indicators"] if i["key"] == "mood")
     assert after["jet"]["score"] > before and "agent reads them as angry" in mood["reason"]
-    assert Ticket.get(ticket["id"]).history[-1]["cause"] == "agent feedback: angry"
+    assert scoring.history(ticket["id"])[-1]["cause"] == "agent feedback: angry"
     assert act(stack, http, "bob", ticket["id"], "feedback", {"emotion": "sleepy"}).status_code == 422
 
 

@@ -38,7 +38,8 @@ def crash_once(monkeypatch, owner, name: str, after: bool) -> Counter:
 STEPS = {
     "threading, before its transaction": (conversations, "_commit", False),
     "threading, after its transaction": (conversations, "_commit", True),
-    "fan-out, after the deliveries were written": (webhooks, "fan_out", True),
+    "notifier, after every part of the change was tried": (notifier, "_deliver_change", True),
+    "webhooks, before the subscribers were read": (webhooks, "deliveries", False),
     "acknowledgement, after the handover was recorded": (notifier, "_record_handover", True),
     "notifier, after the intent was settled": (notifier, "_settle", True),
 }

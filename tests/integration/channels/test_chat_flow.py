@@ -1,6 +1,7 @@
 """Web chat: a session scoped to one conversation, messages in, agent replies polled out."""
 import json
 
+from chalicelib.services import scoring
 from chalicelib.storage.models import Customer, Identity, Ticket, TicketEvent
 
 from .conftest import agent_replies, only_ticket
@@ -154,7 +155,7 @@ def test_a_stage_rating_from_the_chat_is_a_customer_feedback_that_rescores_the_t
     assert [(r["stage"], r["rating"]) for r in customer.profile["ratings"]] == [("arrival", 1)]
     mood = next(i for i in ticket.jet["indicators"] if i["key"] == "mood")
     assert "rated arrival 1/5" in mood["reason"] and ticket.jet["score"] > before.jet["score"]
-    assert ticket.history[-1]["cause"] == "customer.feedback"
+    assert scoring.history(ticket.id)[-1]["cause"] == "customer.feedback"
     [event] = [e for e in TicketEvent.query(ticket.id) if e.action == "rescored"]
     assert event.actor == "customer"
 
