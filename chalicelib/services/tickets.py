@@ -119,7 +119,7 @@ def reply(who: Actor, ticket_id: str, text: str, status: str = "pending") -> dic
         routing.take_off_queue(ticket)
         if ticket.assignee:
             ticket.status = status
-        elif ticket.status == "open":
+        elif ticket.status in ("open", "bot"):
             ticket.status = "pending"  # a supervisor answered an unassigned ticket: it waits on the customer
         load = _load_change(who, ticket, held, ticket.status == "assigned")
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
