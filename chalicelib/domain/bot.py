@@ -120,7 +120,7 @@ def people_only(ctx: Context, kb: Mapping[str, Any]) -> Optional[str]:
         return f"JET {ctx.tier}"
     for rule in kb.get("people_only", ()):
         if matches(rule, ctx):
-            return f"{rule['indicator']} {ctx.indicators[rule['indicator']].reason}"
+            return f"{rule['indicator']}: {ctx.indicators[rule['indicator']].reason}"
     return None
 
 
