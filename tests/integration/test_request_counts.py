@@ -50,3 +50,12 @@ def test_threading_a_follow_up_costs_four_requests(stack, http, calls):
     conversations.process(models.InboundMessage.get("sms#SM" + "4" * 32))
     calls["GetItem"] -= 1
     assert +calls == {"BatchGetItem": 1, "GetItem": 2, "TransactWriteItems": 1}
+
+
+def test_a_first_message_the_bot_answers_costs_the_same_two_requests(stack, http, calls):
+    sms(stack, http, "SM" + "5" * 32, "How many bags can I bring?")
+    calls.clear()
+    conversations.process(models.InboundMessage.get("sms#SM" + "5" * 32))
+    calls["GetItem"] -= 1
+    assert +calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    assert models.Ticket.get(models.InboundMessage.get("sms#SM" + "5" * 32).ticket_id).status == "bot"
