@@ -75,16 +75,16 @@ def intents() -> list[str]:
 
 # ---- a customer message -------------------------------------------------------
 
-def on_message(ticket: Ticket, customer: Customer, text: str, is_new: bool, result: jet.Score,
+def on_message(ticket: Ticket, customer: Customer, text: str, channel: str, is_new: bool, result: jet.Score,
                now: datetime) -> Turn:
-    """A customer message on a new ticket, or on one the bot holds (after it was scored)."""
+    """A customer message (on ``channel``) on a new ticket, or on one the bot holds, after it was scored."""
     if getattr(ticket, "reopened", False) and ticket.resolved_by == "bot":
         return _reopened(ticket)
     held = ticket.status == "bot"
     if not (is_new or held):
         return Turn()
-    channel = (ticket.reply_to or {}).get("channel")
-    if not get_settings().bot_enabled or channel not in CHANNELS:
+    answered_on = (ticket.reply_to or {}).get("channel")   # a voicemail is answered by SMS: not the bot's
+    if not get_settings().bot_enabled or channel not in CHANNELS or answered_on not in CHANNELS:
         return _hand_over(ticket, result, "the bot does not answer here", now) if held else Turn()
     kb, ctx = knowledge(), scoring.context(ticket, result)
     if is_new:
@@ -112,6 +112,14 @@ def on_rescore(ticket: Ticket, customer: Customer, result: jet.Score, now: datet
     if quiet_until and quiet_until <= now:
         return _close(ticket, customer, "the customer was quiet after the answer", now, farewell=False)
     return Turn(held=True)
+
+
+def taken_by_person(ticket: Ticket) -> list:
+    """An agent acts on a ticket the bot holds (replies, transfers, resolves): counted as handed over."""
+    if ticket.status != "bot" or not ticket.bot:
+        return []
+    ticket.bot = {**ticket.bot, "outcome": "handed_over", "reason": "a person took it", "quiet_until": None}
+    return [deflection.count(ticket.bot, handed_over=1)]
 
 
 def _answer(ticket: Ticket, customer: Customer, intent: str, typed_ref: Optional[str], now: datetime,

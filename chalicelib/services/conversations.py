@@ -170,7 +170,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     ticket.reply_to = _reply_to(msg, ticket)
     result = scoring.rescore(ticket, who.customer, "new ticket" if is_new_ticket else "customer wrote again", now)
     turn = bot.Turn(held=ticket.status == "bot") if msg.automated else \
-        bot.on_message(ticket, who.customer, msg.text, is_new_ticket, result, now)
+        bot.on_message(ticket, who.customer, msg.text, msg.channel, is_new_ticket, result, now)
     who.changed |= turn.customer_changed
 
     writes: list = [message]

@@ -239,3 +239,17 @@ def test_an_unanswered_report_day_is_zero_without_scanning(stack, http):
     assert response.json_body["total"] == {"answered": 0, "handed_over": 0, "closed": 0, "reopened": 0, "turns": 0,
                                            "deflected": 0, "deflection_rate": None}
     assert json.loads(json.dumps(response.json_body))["from"] == "2020-01-01"
+
+
+def test_an_agent_answering_a_ticket_the_bot_holds_takes_it_over(stack, http):
+    send(stack, http, 1, "How many bags can I bring?")
+    ticket = ticket_of()
+    headers = {**bearer(stack.settings, "sam"), "Content-Type": "application/json"}
+    assert http.post(f"/tickets/{ticket.id}/replies", headers=headers,
+                     body=json.dumps({"text": "Hello, Sam here."})).status_code == 201
+    taken = Ticket.get(ticket.id)
+    assert (taken.status, taken.bot["outcome"]) == ("pending", "handed_over")
+    assert counts("baggage_allowance")["handed_over"] == 1
+    send(stack, http, 2, "agent")     # no longer the bot's: no handover notice, no second count
+    assert Ticket.get(ticket.id).status == "open" and counts("baggage_allowance")["handed_over"] == 1
+    assert not texts_sent(stack)[-1].startswith("Thanks. A person")
