@@ -13,8 +13,10 @@ from chalicelib.clock import iso
 from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from chalicelib.services import (
     agents,
+    bot,
     chat,
     conversations,
+    deflection,
     helpdesk,
     ingest,
     intake,
@@ -461,6 +463,13 @@ def subscribe_webhook():
 def unsubscribe_webhook(subscription_id):
     webhooks.unsubscribe(supervisor().id, subscription_id)
     return Response("", status_code=204)
+
+
+@app.route("/admin/reports/deflection", authorizer=agent_token)
+def deflection_report():
+    supervisor()
+    params = app.current_request.query_params or {}
+    return deflection.report(bot.intents(), params.get("from"), params.get("to"))
 
 
 # ---- local stage only -----------------------------------------------------

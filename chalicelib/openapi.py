@@ -68,6 +68,8 @@ OPERATIONS: list[tuple[str, str, str, Any, Any, str]] = [
     ("post", "/admin/webhooks", "Subscribe a URL to ticket events; answers the signing secret once", AGENT,
      "webhook_subscription", "201"),
     ("delete", "/admin/webhooks/{subscription_id}", "Unsubscribe", AGENT, None, "204"),
+    ("get", "/admin/reports/deflection", "The bot's answers, handovers and closes per intent (?from=&to=, days; "
+     "supervisors)", AGENT, None, "200"),
     ("get", "/help", "The public help form (HTML)", [], None, "200"),
     ("post", "/help", "Open a ticket from the help form (HTML confirmation with the ref; 5 a minute per address)",
      [], ("help_form", (MULTIPART, FORM)), "200"),

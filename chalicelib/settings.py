@@ -55,6 +55,8 @@ class Settings:
     reopen_days: int = 7
     status_link_days: int = 14
     queue_page_size: int = 25
+    bot_enabled: bool = False           # the bot's first answers (on by default on the local stage)
+    bot_knowledge: str = ""             # a knowledge base file other than the packaged one
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -141,7 +143,19 @@ class Settings:
             lease_seconds=int(env.get("JETDESK_LEASE_SECONDS", 120)),
             reopen_days=int(env.get("JETDESK_REOPEN_DAYS", 7)),
             status_link_days=int(env.get("JETDESK_STATUS_LINK_DAYS", 14)),
+            bot_enabled=_switch(env.get("JETDESK_BOT", ""), default=stage == "local"),
+            bot_knowledge=env.get("JETDESK_BOT_KNOWLEDGE", ""),
         )
+
+
+def _switch(value: str, default: bool) -> bool:
+    if not value:
+        return default
+    if value.lower() in ("on", "true", "1", "yes"):
+        return True
+    if value.lower() in ("off", "false", "0", "no"):
+        return False
+    raise SettingsError(f"expected on or off, not {value!r}")
 
 
 _settings: Optional[Settings] = None

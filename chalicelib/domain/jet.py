@@ -30,6 +30,7 @@ class Facts:
     agent_emotions: Sequence[str] = ()  # the agents' live readings, newest last
     ratings: Sequence[dict] = ()       # the customer's stage ratings [{stage, rating}], newest last
     channel: str = ""                  # the ticket's channel, for rules that test it
+    bot_answers: int = 0               # answers the bot gave before a person took over
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,10 @@ def effort(f: Facts) -> Indicator:
     repeats = max(0, f.inbound_count - 1)
     switches = max(0, f.channels_used - 1)
     waited_h = max(0.0, (f.now - f.created_at).total_seconds() / 3600)
-    value = _clamp(0.15 * repeats + 0.25 * switches + 0.05 * waited_h)
+    value = _clamp(0.15 * repeats + 0.25 * switches + 0.05 * waited_h + 0.1 * f.bot_answers)
     parts = [f"{repeats} repeat contact(s)", f"{switches} channel switch(es)", f"waited {waited_h:.1f} h"]
+    if f.bot_answers:
+        parts.append(f"{f.bot_answers} bot answer(s) before a person")
     return Indicator("effort", value, ", ".join(parts))
 
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from .conditions import Context, matches
 
-OPEN_STATES = ("open", "assigned", "pending")
+OPEN_STATES = ("open", "assigned", "pending", "bot")  # "bot": the bot answers it; in no agent queue
 
 def sla_due(created_at: datetime, tier: str, config: dict[str, Any]) -> datetime:
     """First-response target of the tier, from the JET configuration."""

@@ -22,6 +22,7 @@ class Clocks:
     first_response_due: Optional[datetime] = None    # until the first answer, unless already breached
     resolution_due: Optional[datetime] = None        # until resolved, unless already breached
     escalate_at: Optional[datetime] = None           # while unclaimed in a queue with steps left
+    bot_quiet_until: Optional[datetime] = None       # the bot closes it if the customer stays quiet until then
 
 
 def shard(ticket_id: str) -> str:
@@ -32,8 +33,13 @@ def next_due(now: datetime, clocks: Clocks) -> Optional[datetime]:
     if clocks.status == "resolved":
         return None
     due = [now + RESCORE_EVERY, clocks.lease_expires_at, clocks.first_response_due, clocks.resolution_due,
-           clocks.escalate_at]
+           clocks.escalate_at, clocks.bot_quiet_until]
     return min(d for d in due if d is not None)
+
+
+def parse(value: Optional[str]) -> Optional[datetime]:
+    """A time kept as ISO text in a JSON attribute."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def escalate_at(queued_at: Optional[datetime], steps: Optional[list]) -> Optional[datetime]:

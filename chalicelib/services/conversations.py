@@ -19,7 +19,7 @@ from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import Customer, Identity, Message, Ticket, transaction
 from ..storage.models import InboundMessage as InboundItem
-from . import agents, audit, customers, outbox, routing, scoring, sweep
+from . import agents, audit, bot, customers, outbox, routing, scoring, sweep
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
@@ -170,6 +170,9 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     ticket.updated_at = now
     ticket.reply_to = _reply_to(msg, ticket)
     result = scoring.rescore(ticket, who.customer, "new ticket" if is_new_ticket else "customer wrote again", now)
+    turn = bot.Turn(held=ticket.status == "bot") if msg.automated else \
+        bot.on_message(ticket, who.customer, msg.text, msg.channel, is_new_ticket, result, now)
+    who.changed |= turn.customer_changed
 
     writes: list = [message]
     if getattr(ticket, "reopened", False):  # the audit entry carries the score's history entry
@@ -177,13 +180,15 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     else:  # the message carries it (a ticket's opening is on the ticket itself: audit.trail shows it)
         message.rescored = ticket.score_change
     if not msg.automated:
-        writes += [outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
-                                           {"message_id": message.id, "channel": msg.channel}),
-                   outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied",
-                                      page=routing.page_for(ticket, tier_before, moved=is_new_ticket))]
+        writes.append(outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
+                                              {"message_id": message.id, "channel": msg.channel}))
+    if not msg.automated and not (turn.held or turn.handed_over or ticket.resolved_by == "bot"):
+        writes.append(outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied",
+                                         page=routing.page_for(ticket, tier_before, moved=is_new_ticket)))
+    writes += turn.writes
     if is_new_ticket and msg.channel == "web" and ticket.reply_to.get("address"):
         writes += _web_confirmation(ticket, msg, now)
-    if is_new_ticket and msg.channel in ACK_CHANNELS and not msg.automated:
+    if is_new_ticket and msg.channel in ACK_CHANNELS and not msg.automated and not turn.held:
         ack = Message(ticket.id, clock.new_id(), direction="outbound", channel=msg.channel,
                       text=config.message("acknowledgement", ticket.language, ref=ticket.ref),
                       created_at=now, author="system", delivery_status="pending")
@@ -191,7 +196,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
 
     # a reopened or answered ticket weighs on its agent again (no capacity check: it is already theirs)
     load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if resumed and ticket.assignee else []
-    _commit(item, ticket, who, writes, updates=load)
+    _commit(item, ticket, who, writes, updates=load + turn.updates)
     log.info("threaded", extra={"inbound": item.key, "ticket": ticket.id, "new_ticket": is_new_ticket,
                                 "score": result.score, "queue": ticket.queue, "language": ticket.language})
     return ticket.id
@@ -273,16 +278,19 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
     who.changed = True
     ticket = _load_open(who.customer.open_ticket_id, who.customer, clock.now())
     writes = []
+    updates: list = []
     if ticket is not None:
         ticket.updated_at, tier_before = clock.now(), (ticket.jet or {}).get("tier")
-        scoring.rescore(ticket, who.customer, event.type)
+        result = scoring.rescore(ticket, who.customer, event.type)
         writes = [outbox.integrator_event(ticket, "jet.changed"),
                   audit.entry(ticket.id, "customer" if event.source == "chat" else "integration", "rescored",
                               event.type, event_id=event.id, jet=ticket.score_change)[0]]
+        turn = bot.on_rescore(ticket, who.customer, result, ticket.updated_at)  # a P1 the bot held goes to people
+        writes, updates = writes + turn.writes, turn.updates
         page = routing.page_for(ticket, tier_before)
-        if page:
+        if page and not turn.handed_over:
             writes.append(outbox.agent_alert(ticket, f"P1 after {event.type}", page=page))
-    _commit(item, ticket, who, writes)
+    _commit(item, ticket, who, writes, updates=updates)
     return None
 
 

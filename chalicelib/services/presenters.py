@@ -32,8 +32,15 @@ def ticket(t: Ticket) -> dict[str, Any]:
         "intent": t.intent, "language": t.language,
         "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
         "sla_due_at": iso(t.sla_due_at), "first_response_at": iso(t.first_response_at),
-        "jet": jet_banner(t), "reply_action": reply_action(t),
+        "jet": jet_banner(t), "reply_action": reply_action(t), "resolved_by": t.resolved_by, "bot": bot_part(t),
     }
+
+
+def bot_part(t: Ticket) -> dict[str, Any] | None:
+    """What the bot did on this ticket, for the agent who takes it over."""
+    if not t.bot:
+        return None
+    return {k: t.bot.get(k) for k in ("intent", "answers", "outcome", "reason") if t.bot.get(k) is not None}
 
 
 def reply_action(t: Ticket) -> dict[str, Any]:

@@ -59,12 +59,16 @@ def take_off_queue(ticket: Ticket) -> None:
 
 
 def clocks(ticket: Ticket) -> timers.Clocks:
+    """While the bot holds a ticket no agent SLA runs: it waits on nobody but the customer."""
+    by_bot = ticket.status == "bot"
     return timers.Clocks(
         status=ticket.status,
         lease_expires_at=ticket.lease_expires_at,
-        first_response_due=None if ticket.first_response_at or ticket.sla_breached_at else ticket.sla_due_at,
-        resolution_due=None if ticket.resolution_breached_at else ticket.resolution_due_at,
+        first_response_due=None if by_bot or ticket.first_response_at or ticket.sla_breached_at
+        else ticket.sla_due_at,
+        resolution_due=None if by_bot or ticket.resolution_breached_at else ticket.resolution_due_at,
         escalate_at=timers.escalate_at(ticket.queued_at, ticket.escalations) if is_queued(ticket) else None,
+        bot_quiet_until=timers.parse((ticket.bot or {}).get("quiet_until")) if by_bot else None,
     )
 
 

@@ -27,7 +27,7 @@ def facts(ticket: Ticket, customer: Customer, now: datetime) -> jet.Facts:
         channels_used=len(ticket.channels_used or ()) or 1,
         agent_emotions=tuple(e["emotion"] for e in ticket.agent_feedback or ()),
         ratings=tuple((customer.profile or {}).get("ratings", ())),
-        channel=ticket.channel,
+        channel=ticket.channel, bot_answers=int((ticket.bot or {}).get("answers", 0)),
     )
 
 
@@ -45,15 +45,21 @@ def rescore(ticket: Ticket, customer: Customer, cause: str, now: datetime | None
         ticket.sla_due_at = rules.sla_due(ticket.created_at, result.tier, config)
     if not ticket.resolution_breached_at:
         ticket.resolution_due_at = rules.resolution_due(ticket.created_at, result.tier, config)
-    if routing.is_queued(ticket):
-        ctx = Context(intent=result.intent, tier=result.tier, channel=ticket.channel, language=ticket.language,
-                      indicators={i.key: i for i in result.indicators})
-        routing.route(ticket, ctx, config["routes"], now)
-    else:
-        routing.take_off_queue(ticket)
+    place(ticket, result, config, now)
     return result
 
 
+def context(ticket: Ticket, result: jet.Score) -> Context:
+    return Context(intent=result.intent, tier=result.tier, channel=ticket.channel, language=ticket.language,
+                   indicators={i.key: i for i in result.indicators})
+
+
+def place(ticket: Ticket, result: jet.Score, config: dict, now: datetime) -> None:
+    """In the queue its score routes it to while it waits for an agent; in none otherwise."""
+    if routing.is_queued(ticket):
+        routing.route(ticket, context(ticket, result), config["routes"], now)
+    else:
+        routing.take_off_queue(ticket)
 def stored(result: jet.Score) -> dict:
     """The explanation as the ticket keeps it: without what is derived (each indicator's level,
     ``presenters.jet_banner`` adds it back) or kept beside it (the intent)."""

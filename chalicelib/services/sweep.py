@@ -14,7 +14,7 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from .. import clock
 from ..domain import timers
 from ..storage.models import Customer, Ticket, TicketEvent, transaction
-from . import agents, audit, jetconfig, outbox, routing, scoring
+from . import agents, audit, bot, jetconfig, outbox, routing, scoring
 
 log = logging.getLogger(__name__)
 BATCH = 500  # per shard and run: 4,000 due tickets a minute
@@ -76,14 +76,18 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
                    audit.entry(ticket.id, "system", "escalated", queue=step["queue"], unclaimed_minutes=waited)[0]]
         did.append("escalations")
     cause = "SLA breach" if "breaches" in did else "escalated" if "escalations" in did else "time passing"
-    scoring.rescore(ticket, Customer.get(ticket.customer_id), cause, now)
+    customer = Customer.get(ticket.customer_id, consistent_read=ticket.status == "bot")
+    result = scoring.rescore(ticket, customer, cause, now)
+    turn = bot.on_rescore(ticket, customer, result, now)  # quiet after the bot's answer: closed; risen: to people
+    writes += turn.writes + ([customer] if turn.customer_changed else [])
+    updates += turn.updates
     logged = [w for w in writes if isinstance(w, TicketEvent)]
     if logged:  # the score's history entry rides on the change's audit entry
         logged[-1].detail = {**(logged[-1].detail or {}), "jet": ticket.score_change}
     elif scoring.worth_recording(ticket.score_change, tier_before):
         writes.append(audit.entry(ticket.id, "system", "rescored", jet=ticket.score_change)[0])
     page = routing.page_for(ticket, tier_before, moved)
-    if page:
+    if page and not turn.handed_over:
         writes.append(outbox.agent_alert(ticket, "P1 waiting", page=page))
     did.append("rescored")
     ticket.updated_at = now

@@ -10,7 +10,7 @@ from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Customer, Message, Outbox, Queue, Ticket, TicketEvent, tickets_by_id, transaction
-from . import agents, audit, customers, outbox, presenters, routing, scoring, sweep
+from . import agents, audit, bot, customers, outbox, presenters, routing, scoring, sweep
 from .agents import Actor
 
 ATTEMPTS = 3
@@ -115,6 +115,7 @@ def reply(who: Actor, ticket_id: str, text: str, status: str = "pending") -> dic
             raise Forbidden(f"ticket is assigned to {ticket.assignee}")
         if not who.speaks(ticket.language) and not who.is_supervisor:
             raise Forbidden("ticket is in a language you do not handle")
+        from_bot = bot.taken_by_person(ticket)
         message = Message(ticket.id, clock.new_id(), direction="outbound",
                           channel=ticket.reply_to.get("channel", ticket.channel), text=text,
                           created_at=ticket.updated_at, author=who.id, delivery_status="pending")
@@ -127,12 +128,12 @@ def reply(who: Actor, ticket_id: str, text: str, status: str = "pending") -> dic
         routing.take_off_queue(ticket)
         if ticket.assignee:
             ticket.status = status
-        elif ticket.status == "open":
+        elif ticket.status in ("open", "bot"):
             ticket.status = "pending"  # a supervisor answered an unassigned ticket: it waits on the customer
         load = _load_change(who, ticket, held, ticket.status == "assigned")
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
         written[:] = [message]
-        return load + [
+        return load + from_bot + [
             (message, Message.id.does_not_exist()),
             (outbox.customer_message(ticket, message), None),
             (outbox.integrator_event(ticket, "ticket.replied", {"message_id": message.id}), None),
@@ -190,7 +191,7 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             _must_hold(who, ticket)
         if queue and not who.may_work(queue) and not who.is_supervisor and ticket.assignee != who.id:
             raise Forbidden(f"not a member of queue {queue!r}")
-        moves = _freed(ticket)
+        moves = _freed(ticket) + bot.taken_by_person(ticket)
         _unassign(ticket, queue)
         if agent:
             if target.role != "supervisor" and ticket.queue not in (target.queues or []):
@@ -211,8 +212,8 @@ def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
             _must_hold(who, ticket)
         if ticket.status == "resolved":
             raise Conflict("already resolved")
-        freed = _freed(ticket)
-        ticket.status, ticket.resolved_at = "resolved", ticket.updated_at
+        freed = _freed(ticket) + bot.taken_by_person(ticket)
+        ticket.status, ticket.resolved_at, ticket.resolved_by = "resolved", ticket.updated_at, who.id
         ticket.state_key = rules.state_key("resolved", ticket.id)
         ticket.queue_slot = ticket.rank = ticket.lease_expires_at = None
         customer = Customer.get(ticket.customer_id, consistent_read=True)

@@ -183,6 +183,8 @@ class Ticket(_Base):
     queue_slot = UnicodeAttribute(null=True)
     rank = UnicodeAttribute(null=True)
     voicemails = CompactJSONAttribute(null=True)  # RecordingSid → message id: a voicemail's later parts join it
+    bot = CompactJSONAttribute(null=True)  # the bot's part: {intent, day, answers, awaiting, quiet_until, outcome}
+    resolved_by = UnicodeAttribute(null=True)  # agent id, or "bot"
     version = VersionAttribute()
 
     queue_rank = QueueRankIndex()
@@ -339,6 +341,21 @@ class Setting(_Base):
     updated_at = UTCDateTimeAttribute()
 
 
+class BotStat(_Base):
+    """The bot's counts for one intent on one UTC day (the day it first answered each ticket), kept with
+    ADD in the same transactions as the tickets they count: answered, handed over, closed, reopened."""
+    class Meta(_Base.Meta):
+        table_name = "bot-stats"
+
+    intent = UnicodeAttribute(hash_key=True)
+    day = UnicodeAttribute(range_key=True)   # YYYY-MM-DD
+    answered = NumberAttribute(default=0)    # tickets the bot took (first answer)
+    handed_over = NumberAttribute(default=0)
+    closed = NumberAttribute(default=0)      # resolved by the bot, no handover
+    reopened = NumberAttribute(default=0)    # of those, reopened by the customer later
+    turns = NumberAttribute(default=0)       # bot answers sent, first ones included
+
+
 class DeadLetter(_Base):
     """A payload we could not take or finish, with the reason; replayable."""
     class Meta(_Base.Meta):
@@ -357,7 +374,7 @@ class DeadLetter(_Base):
 
 
 ALL_MODELS = (InboundMessage, Customer, Identity, Ticket, Message, TicketEvent, Outbox,
-              Agent, Queue, DeadLetter, RateCounter, ChatConnection, Setting)
+              Agent, Queue, DeadLetter, RateCounter, ChatConnection, Setting, BotStat)
 
 
 _shared: dict[str, Connection] = {}

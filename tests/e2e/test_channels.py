@@ -109,7 +109,7 @@ def test_web_chat(local_stack, token):
     base, auth = local_stack.base_url, {"Authorization": "Bearer " + token("sam")}
     session = requests.post(base + "/channels/chat/sessions", json={"name": "Chat Customer"}, timeout=10).json()
     customer = {"Authorization": "Bearer " + session["token"]}
-    assert requests.post(base + "/channels/chat/messages", json={"text": "Where is my refund?"}, headers=customer,
+    assert requests.post(base + "/channels/chat/messages", json={"text": "My seat was changed?"}, headers=customer,
                          timeout=10).status_code == 202
     ticket = ticket_for(base, auth, f"chat:{session['conversation_id']}")
     requests.post(f"{base}/tickets/{ticket['id']}/replies", headers=auth, json={"text": "Chat reply"}, timeout=10)

@@ -11,7 +11,7 @@ from .conftest import bearer, sms
 
 
 def two_tickets(stack, http):
-    sms(stack, http, "SM" + "1" * 32, "What time does check-in open?", sender="+14155550001")
+    sms(stack, http, "SM" + "1" * 32, "Can I choose my seat on this flight?", sender="+14155550001")  # not a bot intent
     sms(stack, http, "SM" + "2" * 32, "My bag is lost and this is terrible, I am furious!", sender="+14155550002")
     stack.pump.drain()
 

@@ -98,3 +98,12 @@ def test_the_notifier_writes_three_units_for_a_first_message(stack, http, units)
     tally = units.reset()
     assert change.kind == "change" and models.Outbox.get(change.id).status == "done"
     assert tally.wu == 3, tally.breakdown()   # the acknowledgement's handover (+ its index entry), the intent done
+
+
+def test_a_first_message_the_bot_answers_costs_the_same_two_requests(stack, http, calls):
+    sms(stack, http, "SM" + "5" * 32, "How many bags can I bring?")
+    calls.clear()
+    conversations.process(models.InboundMessage.get("sms#SM" + "5" * 32))
+    calls["GetItem"] -= 1
+    assert +calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    assert models.Ticket.get(models.InboundMessage.get("sms#SM" + "5" * 32).ticket_id).status == "bot"
