@@ -23,3 +23,11 @@ def jetdesk_signed(settings, payload: dict, at: int | None = None) -> tuple[byte
     body = json.dumps(payload).encode()
     header = jetdesk_signature(settings.jetdesk_signing_secret, body, at if at is not None else int(time.time()))
     return body, {"Content-Type": "application/json", "X-JetDesk-Signature": header}
+
+
+def outbox_intents() -> list:
+    """Every notification intent written so far, a ``change`` item's parts unfolded (test-only scan)."""
+    from chalicelib.services import outbox
+    from chalicelib.storage.models import Outbox
+    return [part for item in Outbox.scan()
+            for part in (outbox.parts(item) if item.kind == "change" else [item])]

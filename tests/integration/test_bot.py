@@ -7,9 +7,9 @@ from chalicelib import clock
 from chalicelib.config import DEFAULT_JET
 from chalicelib.services import bot, jetconfig, sweep
 from chalicelib.settings import override_settings
-from chalicelib.storage.models import BotStat, Customer, Identity, Message, Outbox, Ticket
+from chalicelib.storage.models import BotStat, Customer, Identity, Message, Ticket
 from tests.conftest import event
-from tests.helpers import jetdesk_signed
+from tests.helpers import jetdesk_signed, outbox_intents
 
 from .channels.test_chat_flow import poll, say, start
 from .conftest import bearer, sms
@@ -68,7 +68,7 @@ def test_a_baggage_question_gets_the_bots_answer_at_once_and_waits_in_no_queue(s
     assert "Your Business fare on booking X7K2QD includes 2 cabin bags" in answer and ticket.ref not in answer
     assert timeline(ticket.id)[-1] == ("bot", answer)
     assert queue_depth(http, stack) == 0 and ticket.due_at is not None and ticket.sla_breached_at is None
-    assert not [o for o in Outbox.scan() if o.kind == "agent_alert"]
+    assert not [o for o in outbox_intents() if o.kind == "agent_alert"]
     assert counts("baggage_allowance") == {"answered": 1, "handed_over": 0, "closed": 0, "reopened": 0, "turns": 1}
 
 
@@ -97,7 +97,7 @@ def test_asking_for_an_agent_hands_over_to_the_queue_with_the_bot_exchange_and_t
     effort = next(i for i in seen["jet"]["indicators"] if i["key"] == "effort")
     assert "1 bot answer(s) before a person" in effort["reason"]
     assert any(e["action"] == "handed over" and e["actor"] == "bot" for e in seen["events"])
-    assert any(o.payload.get("what", "").startswith("handed over by the bot") for o in Outbox.scan())
+    assert any(o.payload.get("what", "").startswith("handed over by the bot") for o in outbox_intents())
     assert counts("baggage_allowance")["handed_over"] == 1
 
 
