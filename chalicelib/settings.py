@@ -54,6 +54,8 @@ class Settings:
     lease_seconds: int = 120
     reopen_days: int = 7
     status_link_days: int = 14
+    known_agent_days: int = 7          # a follow-up within this long is offered to the customer's own agent first
+    known_agent_offer_seconds: int = 120   # then, unclaimed, it goes to its queue
     queue_page_size: int = 25
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -141,6 +143,8 @@ class Settings:
             lease_seconds=int(env.get("JETDESK_LEASE_SECONDS", 120)),
             reopen_days=int(env.get("JETDESK_REOPEN_DAYS", 7)),
             status_link_days=int(env.get("JETDESK_STATUS_LINK_DAYS", 14)),
+            known_agent_days=int(env.get("JETDESK_KNOWN_AGENT_DAYS", 7)),
+            known_agent_offer_seconds=int(env.get("JETDESK_KNOWN_AGENT_OFFER_SECONDS", 120)),
         )
 
 

@@ -1,5 +1,5 @@
 """When a ticket next needs the clock's attention: lease expiry, SLA breaches, escalation of an
-unclaimed ticket, or re-scoring as time passes.
+unclaimed ticket, the end of an offer to the customer's own agent, or re-scoring as time passes.
 
 Open tickets carry ``due_at`` in a sharded index; the sweep reads only what is due.
 """
@@ -22,6 +22,7 @@ class Clocks:
     first_response_due: Optional[datetime] = None    # until the first answer, unless already breached
     resolution_due: Optional[datetime] = None        # until resolved, unless already breached
     escalate_at: Optional[datetime] = None           # while unclaimed in a queue with steps left
+    offer_expires_at: Optional[datetime] = None      # while offered to the customer's own agent
 
 
 def shard(ticket_id: str) -> str:
@@ -32,7 +33,7 @@ def next_due(now: datetime, clocks: Clocks) -> Optional[datetime]:
     if clocks.status == "resolved":
         return None
     due = [now + RESCORE_EVERY, clocks.lease_expires_at, clocks.first_response_due, clocks.resolution_due,
-           clocks.escalate_at]
+           clocks.escalate_at, clocks.offer_expires_at]
     return min(d for d in due if d is not None)
 
 
