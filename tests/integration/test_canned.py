@@ -60,6 +60,9 @@ def test_the_list_pages(stack, http, monkeypatch):
     first = admin(stack, http, "get", "/admin/canned-responses").json_body
     second = admin(stack, http, "get", f"/admin/canned-responses?cursor={first['next']}").json_body
     assert [i["id"] for i in first["items"] + second["items"]] == made and second["next"] is None
+    from chalicelib.services.presenters import encode_cursor
+    for foreign in ("bm90IGpzb24", encode_cursor({"id": {"S": "x"}, "listing": {"S": "other"}}), encode_cursor([1])):
+        assert admin(stack, http, "get", f"/admin/canned-responses?cursor={foreign}").status_code == 400
 
 
 def test_unknown_placeholders_and_intents_are_422_with_details_and_change_nothing(stack, http):

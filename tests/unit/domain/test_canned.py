@@ -68,3 +68,10 @@ def test_a_cancelled_flight_has_no_new_departure_and_no_journey_gives_nothing():
     assert canned.values_for(None, "JD-1", cancelled)["new_departure"] is None
     assert canned.values_for(None, "JD-1", {}) == {"customer_name": None, "ref": "JD-1", "flight": None,
                                                    "new_departure": None}
+
+
+def test_the_demo_canned_responses_are_valid_templates_in_english_and_french():
+    from infra.local import demo
+    assert {language for _, _, _, language, _ in demo.CANNED} == {"en", "fr"}
+    for _, _, _, _, text in demo.CANNED:
+        assert canned.placeholders(text) and len(text) <= 1200
