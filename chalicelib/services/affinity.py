@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Optional
 
-from .. import config
+from .. import clock, config
 from ..domain import canned
 from ..domain import tickets as rules
 from ..errors import Forbidden
@@ -69,7 +69,7 @@ def announced(ticket: Ticket, agent: Optional[Agent]) -> list:
     if agent is None:
         return []
     return [audit.entry(ticket.id, "system", "offered", agent=agent.id, queue=ticket.queue,
-                        until=ticket.offer_expires_at.isoformat())[0]]
+                        until=clock.iso(ticket.offer_expires_at))[0]]
 
 
 def display_name(agent: Agent) -> str:
