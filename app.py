@@ -14,6 +14,7 @@ from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedM
 from chalicelib.services import (
     agents,
     bot,
+    canned,
     chat,
     conversations,
     deflection,
@@ -341,7 +342,13 @@ def get_ticket(ticket_id):
 @app.route("/tickets/{ticket_id}/replies", methods=["POST"], content_types=[JSON], authorizer=agent_token)
 def reply(ticket_id):
     body = json_body("reply")
-    return Response(tickets.reply(actor(), ticket_id, body["text"], body.get("status", "pending")), status_code=201)
+    return Response(tickets.reply(actor(), ticket_id, body.get("text"), body.get("status", "pending"),
+                                  body.get("canned_response_id")), status_code=201)
+
+
+@app.route("/tickets/{ticket_id}/canned-responses", authorizer=agent_token)
+def ticket_canned_responses(ticket_id):
+    return tickets.canned_responses(actor(), ticket_id)
 
 
 @app.route("/tickets/{ticket_id}/accept", methods=["POST"], authorizer=agent_token)
@@ -470,6 +477,31 @@ def deflection_report():
     supervisor()
     params = app.current_request.query_params or {}
     return deflection.report(bot.intents(), params.get("from"), params.get("to"))
+
+
+@app.route("/admin/canned-responses", authorizer=agent_token)
+def list_canned_responses():
+    supervisor()
+    return canned.listing((app.current_request.query_params or {}).get("cursor"))
+
+
+@app.route("/admin/canned-responses", methods=["POST"], content_types=[JSON], authorizer=agent_token)
+def create_canned_response():
+    who = supervisor()
+    return Response(canned.create(who.id, json_body("canned_response")), status_code=201)
+
+
+@app.route("/admin/canned-responses/{canned_id}", methods=["PUT"], content_types=[JSON], authorizer=agent_token)
+def update_canned_response(canned_id):
+    who = supervisor()
+    return canned.update(who.id, canned_id, json_body("canned_response_update"))
+
+
+@app.route("/admin/canned-responses/{canned_id}", methods=["DELETE"], authorizer=agent_token)
+def delete_canned_response(canned_id):
+    supervisor()
+    canned.delete(canned_id)
+    return Response("", status_code=204)
 
 
 # ---- local stage only -----------------------------------------------------

@@ -54,6 +54,8 @@ class Settings:
     lease_seconds: int = 120
     reopen_days: int = 7
     status_link_days: int = 14
+    known_agent_days: int = 7          # a follow-up within this long is offered to the customer's own agent first
+    known_agent_offer_seconds: int = 120   # then, unclaimed, it goes to its queue
     queue_page_size: int = 25
     bot_enabled: bool = False           # the bot's first answers (on by default on the local stage)
     bot_knowledge: str = ""             # a knowledge base file other than the packaged one
@@ -145,6 +147,8 @@ class Settings:
             status_link_days=int(env.get("JETDESK_STATUS_LINK_DAYS", 14)),
             bot_enabled=_switch(env.get("JETDESK_BOT", ""), default=stage == "local"),
             bot_knowledge=env.get("JETDESK_BOT_KNOWLEDGE", ""),
+            known_agent_days=int(env.get("JETDESK_KNOWN_AGENT_DAYS", 7)),
+            known_agent_offer_seconds=int(env.get("JETDESK_KNOWN_AGENT_OFFER_SECONDS", 120)),
         )
 
 

@@ -72,6 +72,14 @@ def routing_rule(ctx: Context, routes: list[dict[str, Any]]) -> dict[str, Any]:
     raise ValueError("routing rules need a default rule")
 
 
+PERSONAL = "agent:"   # queue-rank partitions of single agents: a follow-up offered to the customer's own agent
+MINE = "mine"         # how an agent names their own personal slot
+
+
+def personal_slot(agent_id: str) -> str:
+    return PERSONAL + agent_id
+
+
 def can_work(agent_role: str, agent_queues: list[str], queue: str,
              assignee: Optional[str] = None, agent_id: Optional[str] = None) -> bool:
     """Whether an agent may see and act on a ticket of this queue."""

@@ -1,5 +1,5 @@
 """When a ticket next needs the clock's attention: lease expiry, SLA breaches, escalation of an
-unclaimed ticket, or re-scoring as time passes.
+unclaimed ticket, the end of an offer to the customer's own agent, or re-scoring as time passes.
 
 Open tickets carry ``due_at`` in a sharded index; the sweep reads only what is due.
 """
@@ -23,6 +23,7 @@ class Clocks:
     resolution_due: Optional[datetime] = None        # until resolved, unless already breached
     escalate_at: Optional[datetime] = None           # while unclaimed in a queue with steps left
     bot_quiet_until: Optional[datetime] = None       # the bot closes it if the customer stays quiet until then
+    offer_expires_at: Optional[datetime] = None      # while offered to the customer's own agent
 
 
 def shard(ticket_id: str) -> str:
@@ -33,7 +34,7 @@ def next_due(now: datetime, clocks: Clocks) -> Optional[datetime]:
     if clocks.status == "resolved":
         return None
     due = [now + RESCORE_EVERY, clocks.lease_expires_at, clocks.first_response_due, clocks.resolution_due,
-           clocks.escalate_at, clocks.bot_quiet_until]
+           clocks.escalate_at, clocks.bot_quiet_until, clocks.offer_expires_at]
     return min(d for d in due if d is not None)
 
 

@@ -19,7 +19,7 @@ from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import Customer, Identity, Message, Ticket, transaction
 from ..storage.models import InboundMessage as InboundItem
-from . import agents, audit, bot, customers, outbox, routing, scoring, sweep
+from . import affinity, agents, audit, bot, customers, outbox, routing, scoring, sweep
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
@@ -68,7 +68,7 @@ def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime) -> O
     if ticket.status in rules.OPEN_STATES:
         return ticket
     if ticket.resolved_at and now - ticket.resolved_at <= timedelta(days=get_settings().reopen_days):
-        ticket.status = "assigned" if ticket.assignee else "open"
+        ticket.status, ticket.assignee = "open", None   # queued again, offered to its agent first (affinity)
         ticket.reopened = True
         ticket.state_key, ticket.resolved_at = rules.state_key(ticket.status, ticket.id), None
         return ticket
@@ -173,8 +173,10 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     turn = bot.Turn(held=ticket.status == "bot") if msg.automated else \
         bot.on_message(ticket, who.customer, msg.text, msg.channel, is_new_ticket, result, now)
     who.changed |= turn.customer_changed
+    own_agent = affinity.offer(ticket, who.customer, now) if is_new_ticket or getattr(ticket, "reopened", False) \
+        else None  # none while the bot holds it: only a queued ticket is offered
 
-    writes: list = [message]
+    writes: list = [message] + affinity.announced(ticket, own_agent)
     if getattr(ticket, "reopened", False):  # the audit entry carries the score's history entry
         writes.append(audit.entry(ticket.id, "customer", "reopened", msg.channel, jet=ticket.score_change)[0])
     else:  # the message carries it (a ticket's opening is on the ticket itself: audit.trail shows it)
@@ -190,7 +192,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
         writes += _web_confirmation(ticket, msg, now)
     if is_new_ticket and msg.channel in ACK_CHANNELS and not msg.automated and not turn.held:
         ack = Message(ticket.id, clock.new_id(), direction="outbound", channel=msg.channel,
-                      text=config.message("acknowledgement", ticket.language, ref=ticket.ref),
+                      text=affinity.acknowledgement(ticket, own_agent),
                       created_at=now, author="system", delivery_status="pending")
         writes += [ack, outbox.customer_message(ticket, ack)]
 

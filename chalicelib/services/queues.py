@@ -13,32 +13,37 @@ from ..domain.inbound import CHANNELS
 from ..errors import BadRequest
 from ..settings import get_settings
 from ..storage.models import Ticket, tickets_by_id, transaction
-from . import agents, audit, outbox, presenters
-from .agents import Actor, require_queue
+from . import affinity, agents, audit, outbox, presenters
+from .agents import Actor
 
 CANDIDATES = 10
 
 
 def summary(who: Actor) -> list[dict[str, Any]]:
-    """Depth, oldest wait and top score of each of the agent's queues (three Queries each)."""
-    now = clock.now()
-    out = []
-    for name in who.queues:
-        depth = Ticket.queue_rank.count(name)
-        top = next(iter(Ticket.queue_rank.query(name, limit=1)), None)
-        oldest = next(iter(Ticket.queue_age.query(name, limit=1)), None)
-        oldest_wait = max(0, int((now - clock.id_time(oldest.id)).total_seconds())) if oldest else None
-        out.append({"name": name, "depth": depth, "oldest_wait_seconds": oldest_wait,
-                    "top_score": rules.score_from_rank(top.rank) if top else None})
-    return out
+    """Depth, oldest wait and top score of each of the agent's queues (three Queries each), then
+    ``mine`` (tickets offered to them as their customers' own agent) when it holds any."""
+    out = [_figures(name, name) for name in who.queues]
+    mine = _figures(rules.MINE, rules.personal_slot(who.id))
+    return out + [mine] if mine["depth"] else out
+
+
+def _figures(name: str, slot: str) -> dict[str, Any]:
+    depth = Ticket.queue_rank.count(slot)
+    if not depth:
+        return {"name": name, "depth": 0, "oldest_wait_seconds": None, "top_score": None}
+    top = next(iter(Ticket.queue_rank.query(slot, limit=1)), None)
+    oldest = next(iter(Ticket.queue_age.query(slot, limit=1)), None)
+    oldest_wait = max(0, int((clock.now() - clock.id_time(oldest.id)).total_seconds())) if oldest else None
+    return {"name": name, "depth": depth, "oldest_wait_seconds": oldest_wait,
+            "top_score": rules.score_from_rank(top.rank) if top else None}
 
 
 def tickets(who: Actor, queue: str, cursor: Optional[str] = None, limit: Optional[int] = None) -> dict:
-    require_queue(who, queue)
+    slot = affinity.slot(who, queue)
     start = presenters.decode_cursor(cursor)
-    if start is not None and start.get("queue_slot", {}).get("S") != queue:
+    if start is not None and start.get("queue_slot", {}).get("S") != slot:
         raise BadRequest("cursor belongs to another queue")
-    result = Ticket.queue_rank.query(queue, limit=limit or get_settings().queue_page_size,
+    result = Ticket.queue_rank.query(slot, limit=limit or get_settings().queue_page_size,
                                      last_evaluated_key=start)
     items = [presenters.ticket(t) for t in tickets_by_id([key.id for key in result])]
     return presenters.page(items, result.last_evaluated_key)
@@ -50,30 +55,34 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
     The index read is eventually consistent, so every candidate is taken in one
     transaction with two conditions: it is still queued here and unassigned, and
     the agent still has room on its channel. Work per claim is bounded by
-    CANDIDATES, whatever the queue's depth.
+    CANDIDATES, whatever the queue's depth. ``mine`` claims from the agent's personal slot (tickets
+    offered to them as their customers' own agent); the index holds only claim filters there too.
     """
-    require_queue(who, queue)
+    slot = affinity.slot(who, queue)
     now = clock.now()
     lease_until = now + timedelta(seconds=get_settings().lease_seconds)
     full = {c for c in CHANNELS if not who.has_room(c)}
-    for candidate in Ticket.queue_rank.query(queue, limit=CANDIDATES):
+    for candidate in Ticket.queue_rank.query(slot, limit=CANDIDATES):
         if not who.speaks(candidate.language) or candidate.channel in full:
             continue
         taken = [Ticket.assignee.set(who.id), Ticket.status.set("assigned"),
                  Ticket.lease_expires_at.set(lease_until), Ticket.updated_at.set(now),
                  Ticket.queue_slot.remove(), Ticket.rank.remove(),
+                 Ticket.offered_to.remove(), Ticket.offer_expires_at.remove(),
                  Ticket.timer_shard.set(timers.shard(candidate.id)),
                  Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))]
         agent, load, room = agents.load_of(who.id, candidate.channel, +1, who.limit(candidate.channel))
         try:
             with transaction() as tx:
                 tx.update(candidate, actions=taken, add_version_condition=False,
-                          condition=(Ticket.queue_slot == queue) & Ticket.assignee.does_not_exist()
+                          condition=(Ticket.queue_slot == slot) & Ticket.assignee.does_not_exist()
                           & (Ticket.status == "open"))
                 tx.update(agent, actions=load, condition=room, add_version_condition=False)
-                event, is_new = audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=queue)
+                held = _as_taken(candidate.id, who.id, None if slot != queue else queue)
+                event, is_new = audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=held.queue,
+                                            offered=True if slot != queue else None)
                 tx.save(event, condition=is_new)
-                tx.save(outbox.integrator_event(_as_taken(candidate.id, who.id, queue), "ticket.assigned"))
+                tx.save(outbox.integrator_event(held, "ticket.assigned"))
         except TransactWriteError as exc:
             if exc.cause_response_code != "TransactionCanceledException":
                 raise
@@ -86,8 +95,10 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
     return None
 
 
-def _as_taken(ticket_id: str, agent_id: str, queue: str) -> Ticket:
-    """The candidate as the claim leaves it, for its event (the index holds only what claims filter on)."""
+def _as_taken(ticket_id: str, agent_id: str, queue: Optional[str]) -> Ticket:
+    """The candidate as the claim leaves it, for its event and audit entry, read by key: the index holds
+    only what claims filter on (from a personal slot, the ticket's own queue comes from this read)."""
     ticket = Ticket.get(ticket_id)
-    ticket.assignee, ticket.status, ticket.queue = agent_id, "assigned", queue
+    ticket.assignee, ticket.status = agent_id, "assigned"
+    ticket.queue = queue or ticket.queue
     return ticket

@@ -26,6 +26,7 @@ def enqueue(ticket: Ticket, queue: str, now: datetime, steps: Optional[list] = N
     if ticket.queue != queue or ticket.queue_slot is None or ticket.queued_at is None:
         ticket.queued_at = now
     ticket.queue = ticket.queue_slot = queue
+    ticket.offered_to = ticket.offer_expires_at = None   # a move to a queue ends an offer to the customer's agent
     ticket.escalations = list(steps) if steps else None
     ticket.queue_pinned = True if pinned else None
     rerank(ticket)
@@ -38,7 +39,8 @@ def requeue(ticket: Ticket, now: datetime) -> None:
 
 
 def rerank(ticket: Ticket) -> None:
-    ticket.queue_slot = ticket.queue
+    """Its place in its queue, or in the personal slot of the agent it is offered to (services/affinity)."""
+    ticket.queue_slot = rules.personal_slot(ticket.offered_to) if ticket.offered_to else ticket.queue
     ticket.rank = rules.rank_for((ticket.jet or {}).get("score", 0), ticket.id, breached(ticket))
 
 
@@ -56,6 +58,7 @@ def route(ticket: Ticket, ctx: Context, routes: list[dict[str, Any]], now: datet
 
 def take_off_queue(ticket: Ticket) -> None:
     ticket.queue_slot = ticket.rank = None
+    ticket.offered_to = ticket.offer_expires_at = None
 
 
 def clocks(ticket: Ticket) -> timers.Clocks:
@@ -69,6 +72,7 @@ def clocks(ticket: Ticket) -> timers.Clocks:
         resolution_due=None if by_bot or ticket.resolution_breached_at else ticket.resolution_due_at,
         escalate_at=timers.escalate_at(ticket.queued_at, ticket.escalations) if is_queued(ticket) else None,
         bot_quiet_until=timers.parse((ticket.bot or {}).get("quiet_until")) if by_bot else None,
+        offer_expires_at=ticket.offer_expires_at if is_queued(ticket) and ticket.offered_to else None,
     )
 
 

@@ -1,4 +1,5 @@
-"""The scheduled sweep: expired leases back to their queue, SLA breaches escalated, scores aged.
+"""The scheduled sweep: expired leases back to their queue, lapsed offers to the customer's own agent
+into their queue, SLA breaches escalated, scores aged.
 
 Reads only the tickets that are due (the timers index), so its work follows what is
 due, not how many tickets exist.
@@ -14,7 +15,7 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from .. import clock
 from ..domain import timers
 from ..storage.models import Customer, Ticket, TicketEvent, transaction
-from . import agents, audit, bot, jetconfig, outbox, routing, scoring
+from . import affinity, agents, audit, bot, jetconfig, outbox, routing, scoring
 
 log = logging.getLogger(__name__)
 BATCH = 500  # per shard and run: 4,000 due tickets a minute
@@ -29,7 +30,7 @@ def arm(ticket: Ticket, now: datetime) -> None:
 
 def run(now: Optional[datetime] = None) -> dict[str, int]:
     now = now or clock.now()
-    done = {"leases": 0, "breaches": 0, "escalations": 0, "rescored": 0, "failed": 0}
+    done = {"leases": 0, "offers": 0, "breaches": 0, "escalations": 0, "rescored": 0, "failed": 0}
     for n in range(timers.SHARDS):
         for key in Ticket.timers.query(f"t{n}", Ticket.due_at <= clock.sortable(now), limit=BATCH):
             try:
@@ -58,6 +59,12 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
         writes += [outbox.agent_alert(ticket, "lease expired: back in the queue"),
                    audit.entry(ticket.id, "system", "lease expired", previous=previous)[0]]
         did.append("leases")
+    if affinity.lapsed(ticket, now):   # the customer's own agent did not take it in time: to its queue
+        agent = affinity.withdraw(ticket)
+        moved = True
+        writes += [outbox.agent_alert(ticket, "not taken by the customer's agent in time: in the queue"),
+                   audit.entry(ticket.id, "system", "offer lapsed", agent=agent, queue=ticket.queue)[0]]
+        did.append("offers")
     clocks = routing.clocks(ticket)
     for what, due, field in (("first response", clocks.first_response_due, "sla_breached_at"),
                              ("resolution", clocks.resolution_due, "resolution_breached_at")):

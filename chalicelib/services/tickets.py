@@ -10,7 +10,7 @@ from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Customer, Message, Outbox, Queue, Ticket, TicketEvent, tickets_by_id, transaction
-from . import agents, audit, bot, customers, outbox, presenters, routing, scoring, sweep
+from . import affinity, agents, audit, bot, canned, customers, outbox, presenters, routing, scoring, sweep
 from .agents import Actor
 
 ATTEMPTS = 3
@@ -37,6 +37,11 @@ def get(who: Actor, ticket_id: str) -> dict[str, Any]:
     messages, events = list(Message.query(ticket.id)), list(TicketEvent.query(ticket.id))
     return {**presenters.ticket_with_timeline(ticket, messages, scoring.history(ticket.id, events, messages)),
             "events": audit.trail(ticket, events), "customer": presenters.customer(Customer.get(ticket.customer_id))}
+
+
+def canned_responses(who: Actor, ticket_id: str) -> dict[str, Any]:
+    """The canned responses that fit this ticket best, filled from it (for those who may see it)."""
+    return canned.suggestions(_visible(who, ticket_id))
 
 
 def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
@@ -104,15 +109,20 @@ def _unassign(ticket: Ticket, queue: Optional[str] = None) -> None:
         routing.requeue(ticket, ticket.updated_at)
 
 
-def reply(who: Actor, ticket_id: str, text: str, status: str = "pending") -> dict[str, Any]:
+def reply(who: Actor, ticket_id: str, text: Optional[str], status: str = "pending",
+          canned_response_id: Optional[str] = None) -> dict[str, Any]:
     """Write the reply and its send intent atomically; an eligible agent takes an unassigned ticket.
     The ticket then waits on the customer (``pending``, off the agent's capacity) unless the agent
-    keeps it ``assigned`` because there is more to do."""
+    keeps it ``assigned`` because there is more to do. With ``canned_response_id`` the text is that
+    canned response, filled from the ticket, and the audit entry names it."""
     written: list[Message] = []
+    if canned_response_id:
+        text = canned.filled(_visible(who, ticket_id), canned_response_id)
 
     def change(ticket: Ticket) -> list:
         if ticket.assignee and ticket.assignee != who.id and not who.is_supervisor:
             raise Forbidden(f"ticket is assigned to {ticket.assignee}")
+        affinity.check_reserved(who, ticket)
         if not who.speaks(ticket.language) and not who.is_supervisor:
             raise Forbidden("ticket is in a language you do not handle")
         from_bot = bot.taken_by_person(ticket)
@@ -133,11 +143,13 @@ def reply(who: Actor, ticket_id: str, text: str, status: str = "pending") -> dic
         load = _load_change(who, ticket, held, ticket.status == "assigned")
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
         written[:] = [message]
-        return load + from_bot + [
+        own = [affinity.remember(ticket.customer_id, who.id, ticket.updated_at)] if ticket.assignee == who.id else []
+        return load + from_bot + own + [
             (message, Message.id.does_not_exist()),
             (outbox.customer_message(ticket, message), None),
             (outbox.integrator_event(ticket, "ticket.replied", {"message_id": message.id}), None),
-            audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel")),
+            audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel"),
+                        canned_response=canned_response_id),
         ]
 
     _change(who, ticket_id, change)
@@ -196,7 +208,8 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
         if agent:
             if target.role != "supervisor" and ticket.queue not in (target.queues or []):
                 raise Conflict(f"{agent} does not work queue {ticket.queue!r}")
-            ticket.assignee, ticket.status, ticket.queue_slot, ticket.rank = agent, "assigned", None, None
+            ticket.assignee, ticket.status = agent, "assigned"
+            routing.take_off_queue(ticket)
             limit = agents.actor_of(target).limit(ticket.channel)
             moves.append(agents.load_of(agent, ticket.channel, +1, limit))
             moves.append((outbox.integrator_event(ticket, "ticket.assigned"), None))
@@ -215,10 +228,12 @@ def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
         freed = _freed(ticket) + bot.taken_by_person(ticket)
         ticket.status, ticket.resolved_at, ticket.resolved_by = "resolved", ticket.updated_at, who.id
         ticket.state_key = rules.state_key("resolved", ticket.id)
-        ticket.queue_slot = ticket.rank = ticket.lease_expires_at = None
+        ticket.lease_expires_at = None
+        routing.take_off_queue(ticket)
         customer = Customer.get(ticket.customer_id, consistent_read=True)
         if customer.open_ticket_id == ticket.id:
             customer.open_ticket_id, customer.last_ticket_id = None, ticket.id
+        affinity.remembered(customer, ticket.assignee or who.id, ticket.updated_at)  # their agent for a while
         return freed + [(customer, None), (outbox.integrator_event(ticket, "ticket.resolved"), None),
                         audit.entry(ticket.id, f"agent:{who.id}", "resolved")]
     return presenters.ticket(_change(who, ticket_id, change))

@@ -77,6 +77,8 @@ class Customer(_Base):
     journey = CompactJSONAttribute(default=dict)   # booking_ref, segments
     open_ticket_id = UnicodeAttribute(null=True)  # the ticket a new message threads into
     last_ticket_id = UnicodeAttribute(null=True)  # the last resolved one (reopen window)
+    last_agent = UnicodeAttribute(null=True)          # who last handled their case (resolved it, or replied holding it)
+    last_agent_at = UTCDateTimeAttribute(null=True)   # when: a follow-up within the window is offered to them first
     created_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
@@ -185,6 +187,8 @@ class Ticket(_Base):
     voicemails = CompactJSONAttribute(null=True)  # RecordingSid → message id: a voicemail's later parts join it
     bot = CompactJSONAttribute(null=True)  # the bot's part: {intent, day, answers, awaiting, quiet_until, outcome}
     resolved_by = UnicodeAttribute(null=True)  # agent id, or "bot"
+    offered_to = UnicodeAttribute(null=True)          # the customer's own agent, whose personal slot holds it now
+    offer_expires_at = UTCDateTimeAttribute(null=True)  # then the sweep moves it to its queue
     version = VersionAttribute()
 
     queue_rank = QueueRankIndex()
@@ -373,8 +377,51 @@ class DeadLetter(_Base):
     by_day = DeadLetterDayIndex()
 
 
+class CannedIntentIndex(GlobalSecondaryIndex):
+    """Canned responses of one intent, by language (``lang_id`` = ``<language>#<id>``): suggestions."""
+    class Meta:
+        index_name = "by-intent"
+        projection = AllProjection()   # a few hundred short texts, rarely written: the suggestion reads them whole
+
+    intent = UnicodeAttribute(hash_key=True)
+    lang_id = UnicodeAttribute(range_key=True)
+
+
+class CannedListingIndex(GlobalSecondaryIndex):
+    """Every canned response in one fixed partition (``listing`` = ``all``), oldest first: the admin list.
+    One partition is fine for a supervisors' set of a few hundred items."""
+    class Meta:
+        index_name = "listing"
+        projection = AllProjection()
+
+    listing = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class CannedResponse(_Base):
+    """A supervisor's reply template for an intent (or ``general``) in one language, with placeholders."""
+    class Meta(_Base.Meta):
+        table_name = "canned-responses"
+
+    id = UnicodeAttribute(hash_key=True)
+    title = UnicodeAttribute()
+    intent = UnicodeAttribute()
+    language = UnicodeAttribute()
+    lang_id = UnicodeAttribute()
+    listing = UnicodeAttribute(default="all")
+    text = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_intent = CannedIntentIndex()
+    all_items = CannedListingIndex()
+
+
 ALL_MODELS = (InboundMessage, Customer, Identity, Ticket, Message, TicketEvent, Outbox,
-              Agent, Queue, DeadLetter, RateCounter, ChatConnection, Setting, BotStat)
+              Agent, Queue, DeadLetter, RateCounter, ChatConnection, Setting, BotStat, CannedResponse)
 
 
 _shared: dict[str, Connection] = {}

@@ -244,7 +244,10 @@ async function loadTicket() {
   const id = state.ticketId;
   const ticket = await api(`tickets/${encodeURIComponent(id)}`, { token: state.token });
   if (id !== state.ticketId) return;
-  if (changed("ticket", ticket)) renderTicket(ticket);
+  if (changed("ticket", ticket)) {
+    renderTicket(ticket);
+    await loadCanned(id);
+  }
   const customer = await api(`customers/${encodeURIComponent(ticket.customer_id)}`, { token: state.token })
     .catch(() => null);
   if (id === state.ticketId && changed("customer", customer)) renderOtherTickets(customer, ticket);
@@ -282,6 +285,32 @@ function message(m) {
       m.failure_reason ? ` (${m.failure_reason})` : null),
     h("p", { class: "msg-text" }, m.text || ""),
     (m.media || []).map((x) => h("p", { class: "msg-media" }, `media: ${x.content_type || x.url}`)));
+}
+
+// ---- canned responses, next to the reply box ------------------------------------
+
+async function loadCanned(id) {
+  const { items } = await api(`tickets/${encodeURIComponent(id)}/canned-responses`, { token: state.token });
+  if (id !== state.ticketId || !changed("canned", [id, items])) return;
+  $("#canned-empty").hidden = items.length > 0;
+  fill($("#t-canned"), items.map((c) => h("li", { class: "canned-item", dataset: { canned: c.id, match: c.match } },
+    h("p", { class: "canned-title" }, h("strong", {}, c.title), ` · ${c.language} · ${words(c.intent)}`),
+    h("p", { class: "canned-text" }, c.text),
+    c.missing.length ? h("p", { class: "note" }, `Fill in: ${c.missing.join(", ")}`) : null,
+    h("p", { class: "canned-actions" },
+      h("button", { type: "button", dataset: { key: `canned-edit:${c.id}` }, onclick: () => editCanned(c) },
+        "Edit in reply"),
+      " ",
+      h("button", {
+        type: "button", dataset: { key: `canned-send:${c.id}` }, disabled: c.missing.length > 0,
+        onclick: () => act(ticketPath("replies"), { canned_response_id: c.id }),
+      }, "Send as is")))));
+}
+
+function editCanned(c) {
+  const box = $("#reply");
+  box.value = c.text;     // a form value is text: nothing in it is parsed as markup
+  box.focus();
 }
 
 function renderCustomer(c) {

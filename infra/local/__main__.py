@@ -50,6 +50,7 @@ def main() -> int:
     settings = Settings.from_env(os.environ)
     override_settings(settings)
     demo.seed()
+    demo.seed_canned_responses()
 
     import app as application
     from chalicelib.services import ingest

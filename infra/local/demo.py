@@ -5,6 +5,7 @@ import json
 
 import boto3
 
+from chalicelib import clock
 from chalicelib.storage import models
 
 QUEUES = {"general": "Everything else", "disruption": "Cancellations, delays, missed connections",
@@ -18,6 +19,28 @@ AGENTS = {
             "on_duty": True, "alert_via": "email", "email": "sam@jetdesk.local"},
 }
 RETRY_MAX_RECEIVES = 5
+# (id, title, intent, language, text): what supervisors would keep, for the console's suggestions
+CANNED = [
+    ("demo-cancel-en", "Cancelled: rebooking", "cancellation", "en",
+     "Dear {customer_name}, I am sorry {flight} was cancelled. I am rebooking you now and will confirm the new "
+     "flight here (ref {ref})."),
+    ("demo-cancel-fr", "Annulation : nouvelle réservation", "cancellation", "fr",
+     "Bonjour {customer_name}, je suis désolé(e) que le vol {flight} soit annulé. Je vous réserve un autre vol et "
+     "vous le confirme ici (réf. {ref})."),
+    ("demo-delay-en", "Delay: new time", "delay", "en",
+     "Dear {customer_name}, {flight} is delayed and now leaves at {new_departure}. We are sorry for the wait."),
+    ("demo-delay-fr", "Retard : nouvel horaire", "delay", "fr",
+     "Bonjour {customer_name}, le vol {flight} est retardé ; il part désormais à {new_departure}. Toutes nos excuses."),
+    ("demo-bag-en", "Bag: tracing started", "baggage", "en",
+     "Dear {customer_name}, we have started tracing your bag under {ref} and will write as soon as it is located."),
+    ("demo-bag-fr", "Bagage : recherche lancée", "baggage", "fr",
+     "Bonjour {customer_name}, nous recherchons votre bagage sous la référence {ref} et vous écrivons dès qu'il est "
+     "localisé."),
+    ("demo-thanks-en", "Thanks for waiting", "general", "en",
+     "Thank you for your patience, {customer_name}. I am looking into your case {ref} now."),
+    ("demo-thanks-fr", "Merci de patienter", "general", "fr",
+     "Merci de votre patience, {customer_name}. Je m'occupe de votre dossier {ref} dès maintenant."),
+]
 
 
 def create_resources(settings) -> dict[str, str]:
@@ -50,3 +73,12 @@ def seed() -> None:
         models.Queue(name, description=description, on_duty=on_duty or None).save()
     for agent_id, fields in AGENTS.items():
         models.Agent(agent_id, **fields).save()
+
+
+def seed_canned_responses() -> None:
+    """The demo's canned responses (the local stack; the integration tests start without any)."""
+    now = clock.now()
+    for canned_id, title, intent, language, text in CANNED:
+        models.CannedResponse(canned_id, title=title, intent=intent, language=language,
+                              lang_id=f"{language}#{canned_id}", text=text, created_by="sam", created_at=now,
+                              updated_by="sam", updated_at=now).save()

@@ -164,3 +164,45 @@ def test_an_agent_releases_a_claimed_ticket_and_transfers_it_to_another_queue(lo
     expect(row(console, ticket["id"])).to_have_count(0)
     console.locator("[data-queue=disruption]").click()
     expect(row(console, ticket["id"])).to_be_visible()
+
+
+def test_canned_responses_sit_by_the_reply_box_filled_as_text_to_edit_or_send_as_is(local_stack, token, open_page,
+                                                                                      screenshot):
+    base, sam = local_stack.base_url, {"Authorization": "Bearer " + token("sam")}
+    clear_queue(base, sam, "general")
+    made = requests.post(f"{base}/admin/canned-responses", headers=sam, timeout=10, json={
+        "title": "Bag traced " + uuid.uuid4().hex[:6], "intent": "baggage", "language": "en",
+        "text": "Dear {customer_name}, your bag ({ref}) is traced."}).json()
+    chat = open_page("/chat")
+    start_chat(chat, "Ana <i>Lima</i> {ref}")
+    say(chat, "My bag did not arrive in Lisbon. Where is it?")
+    ticket = ticket_of(base, sam, chat)
+    assert (ticket["queue"], ticket["intent"]) == ("general", "baggage")
+
+    console = open_page("/console")
+    sign_in(console, "bob")
+    console.locator("[data-queue=general]").click()
+    row(console, ticket["id"]).locator(".open").click()
+    item = console.locator(f'#t-canned [data-canned="{made["id"]}"]')
+    filled = f"Dear Ana Lima ref, your bag ({ticket['ref']}) is traced."   # the name's markup and braces are gone
+    expect(item.locator(".canned-text")).to_have_text(filled)
+    expect(item).to_have_attribute("data-match", "intent_language")
+    expect(console.locator('#t-canned [data-canned="demo-bag-en"]')).to_be_visible()   # the demo's own
+    assert console.locator("#t-canned i").count() == 0
+
+    item.get_by_role("button", name="Edit in reply").click()
+    expect(console.locator("#reply")).to_have_value(filled)
+    expect(console.locator("#reply")).to_be_focused()
+    console.locator("#reply").press("End")
+    console.keyboard.type(" We bring it to you tonight.")
+    console.locator("#reply").press("Control+Enter")
+    edited = filled + " We bring it to you tonight."
+    expect(chat.locator("#messages .msg.outbound .msg-text")).to_have_text([edited])
+
+    console.locator(f'#t-canned [data-canned="{made["id"]}"]').get_by_role("button", name="Send as is").click()
+    expect(console.locator("#t-messages .msg.outbound .msg-text")).to_have_text([edited, filled])
+    expect(chat.locator("#messages .msg.outbound .msg-text")).to_have_text([edited, filled])
+    expect(console.locator("#t-events")).to_contain_text("bob replied")
+    screenshot(console, "console-canned")
+    requests.delete(f"{base}/admin/canned-responses/{made['id']}", headers=sam, timeout=10)
+    requests.post(f"{base}/tickets/{ticket['id']}/resolve", headers=sam, timeout=10)

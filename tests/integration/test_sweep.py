@@ -64,4 +64,5 @@ def test_waiting_raises_effort_when_time_passes(stack, http):
 
 def test_the_sweep_reads_nothing_when_nothing_is_due(stack, http):
     queued_ticket(stack, http)
-    assert sweep.run(clock.now()) == {"leases": 0, "breaches": 0, "escalations": 0, "rescored": 0, "failed": 0}
+    assert sweep.run(clock.now()) == {"leases": 0, "offers": 0, "breaches": 0, "escalations": 0, "rescored": 0,
+                                      "failed": 0}
