@@ -8,7 +8,8 @@ import pytest
 from chalicelib import clock
 from chalicelib.services import sweep
 from chalicelib.settings import override_settings
-from chalicelib.storage.models import Agent, Customer, Identity, Message, Outbox, Ticket, TicketEvent
+from chalicelib.storage.models import Agent, Customer, Identity, Message, Ticket, TicketEvent
+from tests.helpers import outbox_intents
 
 from .conftest import bearer, sms
 
@@ -86,7 +87,7 @@ def test_the_known_agent_claims_it_from_mine_reading_the_rest_by_key(stack, http
     assert int(Agent.get("alice").load["sms"]) == 1
     claim = [e for e in TicketEvent.query(first["id"]) if e.action == "claimed"][-1]
     assert claim.detail == {"queue": "general", "offered": True}
-    assigned = [o for o in Outbox.scan() if o.payload.get("type") == "ticket.assigned"][-1]
+    assigned = [o for o in outbox_intents() if o.payload.get("type") == "ticket.assigned"][-1]
     assert assigned.payload["data"]["queue"] == "general" and assigned.payload["data"]["ref"] == first["ref"]
     assert http.post("/queues/mine/claim", headers=bearer(stack.settings, "alice")).status_code == 204
 
@@ -100,8 +101,9 @@ def test_unclaimed_it_falls_back_to_its_queue_when_the_offer_ends(stack, http):
     assert done["offers"] == 1
     back = Ticket.get(first["id"])
     assert (back.queue_slot, back.offered_to, back.status) == ("general", None, "open")
-    assert [e.detail for e in TicketEvent.query(first["id"]) if e.action == "offer lapsed"] == [
-        {"agent": "alice", "queue": "general"}]
+    lapsed = [e.detail for e in TicketEvent.query(first["id"]) if e.action == "offer lapsed"]
+    assert [{k: v for k, v in d.items() if k != "jet"} for d in lapsed] == [{"agent": "alice", "queue": "general"}]
+    assert lapsed[0]["jet"]["cause"] == "time passing"   # the re-score's history entry rides on it
     assert http.post("/queues/general/claim", headers=bearer(stack.settings, "bob")).json_body["id"] == first["id"]
 
 

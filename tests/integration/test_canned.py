@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from chalicelib.storage.models import CannedResponse, Customer, Identity, Message, Outbox, Ticket, TicketEvent
+from chalicelib.storage.models import CannedResponse, Customer, Identity, Message, Ticket, TicketEvent
 from tests.conftest import event
-from tests.helpers import jetdesk_signed
+from tests.helpers import jetdesk_signed, outbox_intents
 
 from .conftest import bearer, sms
 
@@ -147,7 +147,7 @@ def test_an_agent_sends_one_as_it_is_filled_on_the_server_and_the_audit_names_it
     assert Ticket.get(ticket.id).assignee == "bob"
     [replied] = [e for e in TicketEvent.query(ticket.id) if e.action == "replied"]
     assert replied.detail == {"canned_response": made["id"]}
-    intent = next(o for o in Outbox.scan() if o.kind == "customer_message" and o.message_id == sent.json_body["id"])
+    intent = next(o for o in outbox_intents() if o.kind == "customer_message" and o.message_id == sent.json_body["id"])
     assert intent.payload["text"] == sent.json_body["text"]
 
 
