@@ -22,7 +22,7 @@ AGENT_ROUTES = [("GET", "/queues"), ("GET", "/queues/disruption/tickets"), ("POS
                 ("POST", "/tickets/{t}/resolve"), ("POST", "/tickets/{t}/feedback"), ("GET", "/customers/{c}"),
                 ("GET", "/tickets/{t}/canned-responses"), ("PUT", "/agents/me/duty"),
                 ("GET", "/admin/dead-letters"), ("GET", "/admin/jet-config"), ("GET", "/admin/webhooks"),
-                ("GET", "/admin/canned-responses"),
+                ("GET", "/admin/canned-responses"), ("GET", "/admin/reports/deflection"),
                 # function level: every supervisor action, with bodies a supervisor gets 404/422 for (no side effect)
                 ("PUT", "/admin/jet-config"), ("POST", "/admin/jet-config/what-if"), ("POST", "/admin/webhooks"),
                 ("DELETE", "/admin/webhooks/wh_none"), ("POST", "/admin/dead-letters/none/replay"),
