@@ -19,7 +19,7 @@ from channels.base import ProviderRefused, ProviderUnavailable
 from .. import clock
 from ..auth.signatures import standard_webhook_headers
 from ..settings import get_settings
-from ..storage.models import Identity, Message, Outbox
+from ..storage.models import DeadLetter, Identity, Message, Outbox
 from . import agents, ingest, outbox, providers, webhooks
 
 log = logging.getLogger(__name__)
@@ -90,13 +90,19 @@ def backoff(attempt: int) -> int:
 
 
 def _fail(intent: Outbox, reason: str) -> None:
-    if not _settle(intent, [Outbox.status.set("failed")]):
-        return
+    """Failed, and kept as a dead letter for replay. The letter is written first and named on the
+    intent in the same conditional update, so a lost answer to that update (retried, it finds the
+    intent no longer pending) is told from another run having settled it: only then is the
+    letter withdrawn."""
+    letter = ingest.dead_letter("notifier", reason, {"outbox_id": intent.id, "kind": intent.kind})
+    if not _settle(intent, [Outbox.status.set("failed"), Outbox.dead_letter.set(letter)]):
+        if Outbox.get(intent.id, consistent_read=True).dead_letter != letter:
+            DeadLetter(letter).delete()
+            return
     if intent.kind == "customer_message" and intent.message_id:
         Message(intent.ticket_id, intent.message_id).update(
             actions=[Message.delivery_status.set("failed"), Message.failure_reason.set(reason[:500])],
             condition=Message.id.exists())
-    ingest.dead_letter("notifier", reason, {"outbox_id": intent.id, "kind": intent.kind})
 
 
 def _send_to_customer(intent: Outbox) -> None:
