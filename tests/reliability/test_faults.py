@@ -39,6 +39,7 @@ class _Raw:
 class Faults(Counter):
     """What was injected, by kind; ``rate`` is the share of calls that fail."""
     rate = FAULT_RATE
+    outage = 0  # the next this many DynamoDB calls never arrive (connect timeouts)
 
 
 @pytest.fixture
@@ -50,6 +51,10 @@ def faulty_dynamodb(stack, monkeypatch):
     rng, injected = random.Random(7), Faults()
 
     def maybe_fail(request, **kwargs):
+        if injected.outage:
+            injected.outage -= 1
+            injected["DynamoDB unreachable"] += 1
+            raise ConnectTimeoutError(endpoint_url=request.url)
         if rng.random() >= injected.rate:
             return None
         fault = rng.choice(FAULTS)
@@ -108,6 +113,8 @@ def test_messages_under_faults_everywhere_lose_nothing_and_double_nothing(stack,
     for n in range(MESSAGES):
         if n == MESSAGES - OUTAGE:
             stack.sink.faults["webhook"] = [503] * (OUTAGE * 4 * notifier.MAX_ATTEMPTS)
+        elif n % 100 == 50:  # DynamoDB unreachable for longer than botocore retries: the webhook answers 5xx
+            faulty_dynamodb.outage = 6
         elif n % 25 == 0:  # and now and then a provider stumbles for a few calls
             for provider in ("twilio", "webhook"):
                 stack.sink.faults.setdefault(provider, []).extend([500, 503, 429][: 1 + n % 3])
@@ -124,6 +131,7 @@ def test_messages_under_faults_everywhere_lose_nothing_and_double_nothing(stack,
             stack.pump.drain()
     settle(stack)
     assert sum(faulty_dynamodb.values()) > MESSAGES // 4, faulty_dynamodb  # the faults really happened
+    assert sum(count for status, count in answers.items() if status >= 500) >= MESSAGES // 100  # and were refused
     stack.sink.faults.clear()
     faulty_dynamodb.rate = 0  # the outage is over: what follows is checking and replaying
 
