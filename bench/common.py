@@ -138,7 +138,7 @@ def stack() -> Iterator[Stack]:
     environment()
     from moto import mock_aws
 
-    from . import motofix
+    from infra.local import motofix
     motofix.install()
 
     from infra.local import sinks

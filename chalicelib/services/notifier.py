@@ -24,7 +24,7 @@ from channels.base import ProviderRefused, ProviderUnavailable
 from .. import clock
 from ..auth.signatures import standard_webhook_headers
 from ..settings import get_settings
-from ..storage.models import Identity, Message, Outbox
+from ..storage.models import DeadLetter, Identity, Message, Outbox
 from . import agents, ingest, outbox, providers, webhooks
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,25 @@ def backoff(attempt: int) -> int:
 
 
 def _fail(intent: Outbox, reason: str) -> None:
-    if _settle(intent, [Outbox.status.set("failed")]):
+    """Failed, and kept as a dead letter for replay. The letter is written first and named on the
+    intent in the same conditional update, so a lost answer to that update (retried, it finds the
+    intent no longer pending) is told from another run having settled it: only then is the
+    letter withdrawn."""
+    letter = _dead_letter(intent, reason)
+    if _settle(intent, [Outbox.status.set("failed"), Outbox.dead_letter.set(letter)]) or _named(intent, letter):
         _record_failure(intent, reason)
+
+
+def _dead_letter(intent: Outbox, reason: str) -> str:
+    return ingest.dead_letter("notifier", reason, {"outbox_id": intent.id, "kind": intent.kind})
+
+
+def _named(intent: Outbox, letter: str) -> bool:
+    """Whether the stored intent names this letter; a letter it does not name is withdrawn."""
+    if Outbox.get(intent.id, consistent_read=True).dead_letter == letter:
+        return True
+    DeadLetter(letter).delete()
+    return False
 
 
 def _record_failure(intent: Outbox, reason: str) -> None:
@@ -104,7 +121,6 @@ def _record_failure(intent: Outbox, reason: str) -> None:
         Message(intent.ticket_id, intent.message_id).update(
             actions=[Message.delivery_status.set("failed"), Message.failure_reason.set(reason[:500])],
             condition=Message.id.exists())
-    ingest.dead_letter("notifier", reason, {"outbox_id": intent.id, "kind": intent.kind})
 
 
 def _deliver_each(targets: list[Outbox]) -> None:
@@ -119,7 +135,8 @@ def _deliver_each(targets: list[Outbox]) -> None:
                 log.info("delivery goes on by itself", extra={"outbox": target.id, "reason": str(exc)[:200]})
         except PermanentFailure as exc:
             target.status, target.attempts = "failed", 1
-            if outbox.keep(target):
+            target.dead_letter = _dead_letter(target, str(exc))
+            if outbox.keep(target) or _named(target, target.dead_letter):
                 _record_failure(target, str(exc))
 
 

@@ -1,6 +1,7 @@
 """Queues: what waits where, in JET order, and atomic claims under a lease."""
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any, Optional
 
@@ -17,6 +18,7 @@ from . import affinity, agents, audit, outbox, presenters
 from .agents import Actor
 
 CANDIDATES = 10
+ROUNDS = 5
 
 
 def summary(who: Actor) -> list[dict[str, Any]]:
@@ -54,45 +56,81 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
 
     The index read is eventually consistent, so every candidate is taken in one
     transaction with two conditions: it is still queued here and unassigned, and
-    the agent still has room on its channel. Work per claim is bounded by
-    CANDIDATES, whatever the queue's depth. ``mine`` claims from the agent's personal slot (tickets
-    offered to them as their customers' own agent); the index holds only claim filters there too.
+    the agent still has room on its channel. Uncontended, a claim reads one page of
+    CANDIDATES whatever the queue's depth; a race lost to other agents, or a page it
+    may not take, makes it read on (at most ROUNDS pages), so an agent is not sent
+    away while tickets it may take are waiting. ``mine`` claims from the agent's personal slot
+    (tickets offered to them as their customers' own agent); the index holds only claim filters there too.
     """
     slot = affinity.slot(who, queue)
     now = clock.now()
     lease_until = now + timedelta(seconds=get_settings().lease_seconds)
     full = {c for c in CHANNELS if not who.has_room(c)}
-    for candidate in Ticket.queue_rank.query(slot, limit=CANDIDATES):
-        if not who.speaks(candidate.language) or candidate.channel in full:
-            continue
-        taken = [Ticket.assignee.set(who.id), Ticket.status.set("assigned"),
-                 Ticket.lease_expires_at.set(lease_until), Ticket.updated_at.set(now),
-                 Ticket.queue_slot.remove(), Ticket.rank.remove(),
-                 Ticket.offered_to.remove(), Ticket.offer_expires_at.remove(),
-                 Ticket.timer_shard.set(timers.shard(candidate.id)),
-                 Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))]
-        agent, load, room = agents.load_of(who.id, candidate.channel, +1, who.limit(candidate.channel))
-        try:
-            with transaction() as tx:
-                tx.update(candidate, actions=taken, add_version_condition=False,
-                          condition=(Ticket.queue_slot == slot) & Ticket.assignee.does_not_exist()
-                          & (Ticket.status == "open"))
-                tx.update(agent, actions=load, condition=room, add_version_condition=False)
-                held = _as_taken(candidate.id, who.id, None if slot != queue else queue)
-                event, is_new = audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=held.queue,
-                                            offered=True if slot != queue else None)
-                tx.save(event, condition=is_new)
-                tx.save(outbox.integrator_event(held, "ticket.assigned"))
-        except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException":
-                raise
-            # the agent's load update is the transaction's last item (puts go before updates)
-            reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
-            if reasons and reasons[-1] == "ConditionalCheckFailed":
-                full.add(candidate.channel)  # at capacity on this channel
-            continue
-        return Ticket.get(candidate.id, consistent_read=True), lease_until
+    seen: set[str] = set()
+    start, lost, spread = None, False, False
+    for _ in range(ROUNDS):
+        if len(full) == len(CHANNELS):
+            return None
+        result = Ticket.queue_rank.query(slot, limit=CANDIDATES, last_evaluated_key=start)
+        page = [c for c in result if c.id not in seen]
+        seen.update(c.id for c in page)
+        page = _ties_shuffled(page) if spread else page
+        while page:
+            candidate = page.pop(0)
+            if not who.speaks(candidate.language) or candidate.channel in full:
+                continue
+            outcome = _take(who, queue, slot, candidate, now, lease_until)
+            if outcome == "taken":
+                return Ticket.get(candidate.id, consistent_read=True), lease_until
+            if outcome == "full":
+                full.add(candidate.channel)
+            else:  # others are claiming here: spread out over what ranks the same
+                lost = True
+                page = page if spread else _ties_shuffled(page)
+                spread = True
+        start = result.last_evaluated_key
+        if start is None:  # the end of the queue: from the top again only if a race was lost on the way
+            if not lost:
+                return None
+            lost = False
     return None
+
+
+def _ties_shuffled(page: list[Ticket]) -> list[Ticket]:
+    """The same order by score; tickets of equal score in random order (not oldest first), so
+    agents claiming at once do not all race for the same one."""
+    order = {c.id: (c.rank[:7], random.random()) for c in page}
+    return sorted(page, key=lambda c: order[c.id])
+
+
+def _take(who: Actor, queue: str, slot: str, candidate: Ticket, now, lease_until) -> str:
+    """One conditional transaction: "taken", "lost" (someone else has it, or it moved), or
+    "full" (the agent has no room left on its channel)."""
+    taken = [Ticket.assignee.set(who.id), Ticket.status.set("assigned"),
+             Ticket.lease_expires_at.set(lease_until), Ticket.updated_at.set(now),
+             Ticket.queue_slot.remove(), Ticket.rank.remove(),
+             Ticket.offered_to.remove(), Ticket.offer_expires_at.remove(),
+             Ticket.timer_shard.set(timers.shard(candidate.id)),
+             Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))]
+    agent, load, room = agents.load_of(who.id, candidate.channel, +1, who.limit(candidate.channel))
+    try:
+        with transaction() as tx:
+            tx.update(candidate, actions=taken, add_version_condition=False,
+                      condition=(Ticket.queue_slot == slot) & Ticket.assignee.does_not_exist()
+                      & (Ticket.status == "open"))
+            tx.update(agent, actions=load, condition=room, add_version_condition=False)
+            held = _as_taken(candidate.id, who.id, None if slot != queue else queue)
+            event, is_new = audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=held.queue,
+                                        offered=True if slot != queue else None)
+            tx.save(event, condition=is_new)
+            tx.save(outbox.integrator_event(held, "ticket.assigned"))
+    except TransactWriteError as exc:
+        if exc.cause_response_code != "TransactionCanceledException":
+            raise
+        # the agent's load update is the transaction's last item (puts go before updates)
+        reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
+        return "full" if reasons and reasons[-1] == "ConditionalCheckFailed" else "lost"
+    return "taken"
 
 
 def _as_taken(ticket_id: str, agent_id: str, queue: Optional[str]) -> Ticket:

@@ -50,7 +50,10 @@ def _replay_record(letter: DeadLetter) -> dict[str, Any]:
         return {"applied": deliveries.apply(StatusUpdate(**record["status_update"]))}
     if "outbox_id" in record:
         intent = Outbox.get(record["outbox_id"], consistent_read=True)
-        intent.update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0)])
+        if intent.status != "failed" or intent.dead_letter not in (None, letter.id):
+            raise Conflict(f"intent {intent.id} is {intent.status} since; nothing to replay")
+        intent.update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0), Outbox.dead_letter.remove()],
+                      condition=Outbox.status == "failed")
         if intent.kind == "customer_message" and intent.message_id:  # failed is final, except by replay
             Message(intent.ticket_id, intent.message_id).update(
                 actions=[Message.delivery_status.set("pending"), Message.failure_reason.remove()],

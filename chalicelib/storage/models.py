@@ -263,6 +263,7 @@ class Outbox(_Base):
     payload = CompactJSONAttribute(default=dict)
     status = UnicodeAttribute(default="pending")  # pending | done | failed
     attempts = NumberAttribute(default=0)
+    dead_letter = UnicodeAttribute(null=True)  # the dead letter a failed intent is kept as
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
 

@@ -14,7 +14,7 @@ import threading
 
 from moto.server import ThreadedMotoServer
 
-from . import demo, sinks, stage
+from . import demo, motofix, sinks, stage
 
 
 def _free_port() -> int:
@@ -31,6 +31,7 @@ def main() -> int:
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
 
     moto_port = int(os.environ.get("MOTO_PORT") or _free_port())
+    motofix.install()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     sink = sinks.start()

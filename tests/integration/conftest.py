@@ -28,9 +28,10 @@ def stack(sink):
     """A fresh AWS (moto), tables and demo data; yields the app module and a pump."""
     from chalicelib.services import ingest, jetconfig, providers
     from chalicelib.settings import Settings, override_settings
-    from infra.local import demo
+    from infra.local import demo, motofix
     from infra.local.pump import EventPump
 
+    motofix.install()
     with mock_aws():
         settings = Settings.from_env(os.environ)
         override_settings(settings)

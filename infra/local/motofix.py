@@ -1,18 +1,25 @@
-"""Keep the emulator's own cost linear during long in-process runs (bench only, never the app).
+"""Two faults of the emulator (moto 5.2) fixed where it runs: the local stack, the tests, the bench.
+Never the app: JetDesk on AWS talks to DynamoDB itself.
 
-moto 5.2's TransactWriteItems deep-copies every table a transaction touches, once per
-transaction item, to be able to roll back — stream records included. Its cost grows with
-everything ever written, so a few hundred messages make each transaction take seconds of
-emulator CPU. This swaps that backup for a copy of just the items the transaction touches
-(and the stream lengths), restored the same way on failure: same items, same stream
-records, same errors.
-
-The time this saves is emulator time, which the bench reports apart and never charges to
-JetDesk; the counts the bench reports do not depend on it.
+1. TransactWriteItems deep-copies every table a transaction touches to be able to roll back,
+   and a rollback puts the copies in place of the tables. Two things follow: each transaction
+   costs time in proportion to everything ever written (a few hundred messages make one take
+   seconds), and a stream reader's shard iterator still points at the replaced table's stream,
+   so after any cancelled transaction (a conditional check that failed, as a lost claim race or
+   a redelivered message does) it never sees another record of that table: outbox intents
+   written afterwards are never delivered. This swaps the backup for a copy of just the items
+   the transaction touches (and the stream lengths), restored in place on failure: same items,
+   same stream records, same errors, and the stream keeps flowing.
+2. Every Query on an index (and every Scan) sorts all of the table's items, comparing moto's
+   value wrappers pair by pair; the same order is had by sorting on the plain values once each.
+3. moto evaluates a request's condition and applies its write without a lock, so two threads
+   can both pass ``attribute_not_exists``; DynamoDB applies each request atomically. Each
+   DynamoDB request is handled under one lock.
 """
 from __future__ import annotations
 
 import copy
+import threading
 from contextlib import contextmanager
 
 _installed = False
@@ -87,4 +94,20 @@ def install() -> None:
 
     DynamoDBBackend.transact_write_items = transact_write_items
 
+    from moto.dynamodb.models.table import Table
+
+    def all_items(self):
+        items = [item for hash_set in self.items.values()
+                 for item in (hash_set.values() if self.range_key_attr else [hash_set])]
+        return sorted(items, key=lambda x: (x.hash_key.cast_value, x.range_key.cast_value) if x.range_key
+                      else x.hash_key.cast_value)
+    Table.all_items = all_items
+
+    from moto.dynamodb.responses import DynamoHandler
+    lock, call = threading.Lock(), DynamoHandler.call_action
+
+    def call_action(self):
+        with lock:
+            return call(self)
+    DynamoHandler.call_action = call_action
     _installed = True
