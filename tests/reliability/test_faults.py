@@ -14,9 +14,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
-from chalicelib.services import notifier, providers
+from chalicelib.services import notifier, providers, webhooks
 from chalicelib.storage import models
 from chalicelib.storage.models import DeadLetter, InboundMessage, Message, Outbox
+from tests.helpers import outbox_intents
 from tests.integration.test_bad_input import mail
 
 from .conftest import bearer, sms
@@ -158,8 +159,9 @@ def test_messages_under_faults_everywhere_lose_nothing_and_double_nothing(stack,
     assert {o.status for o in Outbox.scan(consistent_read=True)} == {"done"}   # replay completed them
 
     webhook_ids = Counter(r["headers"]["webhook-id"] for r in stack.sent("webhook"))
-    deliveries = [o for o in Outbox.scan() if o.kind == "webhook_delivery"]
-    assert set(webhook_ids) == {o.id for o in deliveries}                 # every delivery arrived,
+    events = [o for o in outbox_intents() if o.kind == "integrator_event"]
+    expected = {d.id for event in events for d in webhooks.deliveries(event)}  # each event, each subscriber
+    assert events and set(webhook_ids) == expected                        # every delivery arrived,
     acks = Counter((r["body"]["To"], r["body"]["Body"]) for r in stack.sent("twilio"))
     assert set(acks.values()) == {1}                                      # no SMS sent twice
     print(f"\nanswers {dict(answers)}; faults injected {dict(faulty_dynamodb)}; "
