@@ -156,12 +156,7 @@ def _send_to_customer(intent: Outbox) -> None:
         return
     if reply_to.get("channel") in ("sms", "whatsapp") and _opted_out(reply_to["address"]):
         raise PermanentFailure("recipient opted out (STOP); not sent")
-    try:
-        sent = channels.for_reply(reply_to).send(providers.send_context(), reply_to, text)
-    except ProviderUnavailable as exc:
-        raise TransientFailure(str(exc)) from None
-    except ProviderRefused as exc:
-        raise PermanentFailure(str(exc)) from None
+    sent = _send(reply_to, text)
     _record_handover(intent, sent.status, sent.provider_message_id or None)
     if reply_to.get("channel") == "chat":
         from . import chat
@@ -229,12 +224,7 @@ def _page_agent(intent: Outbox) -> None:
         to = {"channel": "email", "provider": "email", "address": agent.email, "subject": intent.payload["subject"]}
     else:
         raise PermanentFailure(f"agent {agent.id} has no phone or email to page")
-    try:
-        channels.for_reply(to).send(providers.send_context(), to, intent.payload["text"])
-    except ProviderUnavailable as exc:
-        raise TransientFailure(str(exc)) from None
-    except ProviderRefused as exc:
-        raise PermanentFailure(str(exc)) from None
+    _send(to, intent.payload["text"])
 
 
 def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id: str = webhooks.DEMO) -> None:
@@ -270,3 +260,13 @@ _HANDLERS = {
     "integrator_event": _integrator_event,
     "webhook_delivery": _webhook_delivery,
 }
+
+
+def _send(reply_to: dict, text: str):
+    """Send on the channel ``reply_to`` names; a provider's outage is transient, its refusal permanent."""
+    try:
+        return channels.for_reply(reply_to).send(providers.send_context(), reply_to, text)
+    except ProviderUnavailable as exc:
+        raise TransientFailure(str(exc)) from None
+    except ProviderRefused as exc:
+        raise PermanentFailure(str(exc)) from None
