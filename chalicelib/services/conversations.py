@@ -5,9 +5,10 @@ ticket also flips the inbound item from ``stored`` to ``processed`` on condition
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Iterator, Mapping, Optional
 
 from pynamodb.exceptions import TransactWriteError
 
@@ -53,15 +54,18 @@ def _contacts(msg: InboundMessage) -> list[contacts.Contact]:
         [contacts.Contact(k, v) for k, v in msg.extra_contacts]
 
 
-def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime) -> Optional[Ticket]:
-    """The ticket, if it belongs to this customer and is open, or was resolved within the
-    reopen window (then it is reopened: a follow-up is the same problem)."""
+def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime,
+               read: Mapping[str, Ticket]) -> Optional[Ticket]:
+    """The ticket (``read`` already, or read now), if it belongs to this customer and is open, or
+    was resolved within the reopen window (then it is reopened: a follow-up is the same problem)."""
     if not ticket_id:
         return None
-    try:
-        ticket = Ticket.get(ticket_id, consistent_read=True)
-    except Ticket.DoesNotExist:
-        return None
+    ticket = read.get(ticket_id)
+    if ticket is None:
+        try:
+            ticket = Ticket.get(ticket_id, consistent_read=True)
+        except Ticket.DoesNotExist:
+            return None
     if ticket.customer_id != customer.id:
         log.warning("thread key points at another customer's ticket: not threaded", extra={"ticket": ticket_id})
         return None
@@ -75,22 +79,27 @@ def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime) -> O
     return None
 
 
-def _thread_keys(msg: InboundMessage) -> list[str]:
-    """Ticket ids named by the message itself: replies to our messages, then a ref it quotes."""
-    found = []
+def _thread_keys(msg: InboundMessage, read: Mapping[str, Ticket]) -> Iterator[str]:
+    """Ticket ids named by the message itself, newest reference first: replies to our messages,
+    then a ref it quotes. Looked up one at a time, so the first that threads ends the search."""
     for ref in msg.thread_refs[-REFERENCES_KEPT:][::-1]:
         hit = next(iter(Message.by_provider_id.query(ref, limit=1)), None)
         if hit is not None:
-            found.append(hit.ticket_id)
+            yield hit.ticket_id
     quoted = rules.find_ref(msg.subject) or (rules.find_ref(msg.text) if msg.channel == "email" else None)
     if quoted:
-        found += [t.id for t in Ticket.by_ref.query(quoted, limit=1)]
-    return list(dict.fromkeys(found))
+        known = next((t for t in read if rules.ref_for(t) == quoted), None)  # the ref is the id's tail
+        yield from [known] if known else (t.id for t in Ticket.by_ref.query(quoted, limit=1))
 
 
-def _find_ticket(msg: InboundMessage, customer: Customer, now: datetime) -> Optional[Ticket]:
-    for ticket_id in _thread_keys(msg) + [customer.open_ticket_id, customer.last_ticket_id]:
-        ticket = _load_open(ticket_id, customer, now)
+def _find_ticket(msg: InboundMessage, customer: Customer, now: datetime,
+                 read: Mapping[str, Ticket]) -> Optional[Ticket]:
+    tried = set()
+    for ticket_id in itertools.chain(_thread_keys(msg, read), [customer.open_ticket_id, customer.last_ticket_id]):
+        if ticket_id in tried:
+            continue
+        tried.add(ticket_id)
+        ticket = _load_open(ticket_id, customer, now, read)
         if ticket is not None:
             return ticket
     return None
@@ -134,7 +143,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     now = clock.now()
     who = customers.resolve(_contacts(msg), msg.sender_name,
                             [contacts.Contact(k, v) for k, v in msg.unverified_contacts])
-    ticket = _find_ticket(msg, who.customer, now)
+    ticket = _find_ticket(msg, who.customer, now, who.tickets)
     if msg.automated and ticket is None:
         _commit(item, None, None, [], outcome="automated: no ticket opened")  # nothing about the sender is kept
         return None
@@ -254,7 +263,7 @@ def _keyword(item: InboundItem, msg: InboundMessage, word: str) -> None:
     """STOP/START/HELP: record the consent, open no ticket (Twilio answers the keyword itself)."""
     who, updates = None, []
     if word in ("opt_out", "opt_in"):
-        who = customers.resolve([contacts.Contact("phone", msg.sender)], msg.sender_name)
+        who = customers.resolve([contacts.Contact("phone", msg.sender)], msg.sender_name, with_ticket=False)
         for identity in who.new_identities:
             identity.opted_out = word == "opt_out"
         if not who.new_identities:
@@ -278,7 +287,7 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
             {"stage": event.data["stage"], "rating": event.data["rating"], "at": event.occurred_at}])[-10:]
     who.customer.profile, who.customer.journey = profile, journey
     who.changed = True
-    ticket = _load_open(who.customer.open_ticket_id, who.customer, clock.now())
+    ticket = _load_open(who.customer.open_ticket_id, who.customer, clock.now(), who.tickets)
     writes = []
     updates: list = []
     if ticket is not None:
@@ -313,6 +322,9 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: Optional[customers
                           add_version_condition=False)
             if who is not None and who.changed:
                 tx.save(who.customer, condition=Customer.id.does_not_exist() if who.is_new else None)
+            hint = who.note_ticket(ticket.id) if who is not None and ticket is not None else None
+            if hint is not None:
+                tx.update(hint, actions=[Identity.ticket_id.set(ticket.id)], condition=Identity.identity.exists())
             for identity in who.new_identities if who is not None else ():  # new, or taking over an unverified claim
                 tx.save(identity, condition=Identity.identity.does_not_exist() | (Identity.verified == False))  # noqa: E712
             if ticket is not None:

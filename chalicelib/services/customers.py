@@ -6,7 +6,7 @@ from typing import Iterable, Optional
 
 from .. import clock
 from ..domain.contacts import Contact
-from ..storage.models import Customer, Identity
+from ..storage.models import Customer, Identity, Ticket, get_together
 
 
 @dataclass
@@ -16,11 +16,23 @@ class Resolution:
     is_new: bool
     new_identities: list[Identity] = field(default_factory=list)
     changed: bool = False
+    via: Optional[Identity] = None                  # the proven identity that found the customer
+    tickets: dict[str, Ticket] = field(default_factory=dict)   # read with the customer (the hint)
+
+    def note_ticket(self, ticket_id: str) -> Optional[Identity]:
+        """Point the contact's hint at the ticket; the identity to update, if it changed."""
+        for identity in self.new_identities:
+            identity.ticket_id = ticket_id
+        if self.via is None or self.via.ticket_id == ticket_id:
+            return None
+        self.via.ticket_id = ticket_id
+        return self.via
 
 
 def resolve(contacts: Iterable[Contact], name: Optional[str] = None,
-            unverified: Iterable[Contact] = ()) -> Resolution:
-    """One BatchGet over every identity, one GetItem for the customer when known.
+            unverified: Iterable[Contact] = (), with_ticket: bool = True) -> Resolution:
+    """One BatchGet over every identity, then one read of the customer when known (with the
+    ticket the contact's last message went to, ``with_ticket``, in the same BatchGet).
 
     Unverified contacts (typed by the customer) are recorded when nobody holds them
     yet, but never used to find a customer: no one joins another's tickets by claiming
@@ -31,7 +43,15 @@ def resolve(contacts: Iterable[Contact], name: Optional[str] = None,
     found = {i.identity: i for i in Identity.batch_get([c.identity for c in wanted + typed])}
     proven = {k: i for k, i in found.items() if i.verified}
     known = next((proven[c.identity] for c in wanted if c.identity in proven), None)
-    if known is not None:
+    prefetched: dict[str, Ticket] = {}
+    if known is not None and with_ticket and known.ticket_id:
+        got = get_together((Customer, known.customer_id), (Ticket, known.ticket_id))
+        customer, ticket = got[(Customer, known.customer_id)], got[(Ticket, known.ticket_id)]
+        if customer is None:
+            raise Customer.DoesNotExist(f"customer {known.customer_id} of a verified identity")
+        prefetched = {ticket.id: ticket} if ticket is not None else {}
+        is_new = False
+    elif known is not None:
         customer = Customer.get(known.customer_id, consistent_read=True)
         is_new = False
     else:
@@ -43,7 +63,8 @@ def resolve(contacts: Iterable[Contact], name: Optional[str] = None,
     missing = [Identity(c.identity, customer_id=customer.id, verified=True) for c in wanted if c.identity not in proven]
     missing += [Identity(c.identity, customer_id=customer.id, verified=False) for c in typed if c.identity not in found]
     return Resolution(customer, is_new, missing,
-                      changed=is_new or before != (customer.name, customer.contacts))
+                      changed=is_new or before != (customer.name, customer.contacts), via=known,
+                      tickets=prefetched)
 
 
 def find(contact: Contact) -> Optional[str]:

@@ -6,6 +6,8 @@ settings object, never read from the environment at import time.
 from __future__ import annotations
 
 import json
+import time
+from typing import Optional
 
 import botocore
 from botocore.config import Config
@@ -92,6 +94,9 @@ class Identity(_Base):
     customer_id = UnicodeAttribute()
     verified = BooleanAttribute(default=False)
     opted_out = BooleanAttribute(default=False)  # SMS STOP: never send to this number
+    # the ticket this contact's last message went to: read in one request with the customer
+    # (a hint: the customer's own open/last ticket decides, a stale hint costs one more read)
+    ticket_id = UnicodeAttribute(null=True)
 
 
 class QueueRankIndex(GlobalSecondaryIndex):
@@ -426,12 +431,39 @@ ALL_MODELS = (InboundMessage, Customer, Identity, Ticket, Message, TicketEvent, 
 
 
 _shared: dict[str, Connection] = {}
+BATCH_ROUNDS = 5
 USER_AGENT = f"jetdesk Botocore/{botocore.__version__}"
 
 
 def transaction() -> TransactWrite:
     """A TransactWrite on the one shared connection."""
     return TransactWrite(connection=_shared["connection"])
+
+
+def get_together(*wanted: tuple[type[Model], str]) -> dict[tuple[type[Model], str], Optional[Model]]:
+    """Items of different tables by hash key, read consistently in one BatchGetItem;
+    what does not exist maps to None."""
+    client = _shared["connection"].client
+    keys = {(m, k) for m, k in wanted}
+    request: dict[str, dict] = {}
+    for model, key in keys:
+        attr = model._hash_key_attribute()
+        request.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(
+            {attr.attr_name: {attr.attr_type: attr.serialize(key)}})
+    by_table = {model.Meta.table_name: model for model, _ in keys}
+    found: dict[tuple[type[Model], str], Optional[Model]] = dict.fromkeys(keys)
+    for attempt in range(BATCH_ROUNDS):
+        answer = client.batch_get_item(RequestItems=request)
+        for table, items in answer.get("Responses", {}).items():
+            model = by_table[table]
+            for raw in items:
+                item = model.from_raw_data(raw)
+                found[(model, getattr(item, model._hash_keyname))] = item
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            return found
+        time.sleep(0.05 * 2 ** attempt)   # throttled: DynamoDB's own advice is to back off
+    raise RuntimeError(f"BatchGetItem left keys unprocessed after {BATCH_ROUNDS} rounds")
 
 
 def base_name(model) -> str:

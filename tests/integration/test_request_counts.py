@@ -42,14 +42,33 @@ def test_threading_a_first_message_costs_two_requests(stack, http, calls):
     assert +calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
 
 
-def test_threading_a_follow_up_costs_four_requests(stack, http, calls):
+def test_threading_a_follow_up_reads_the_customer_and_ticket_in_one_request(stack, http, calls):
     sms(stack, http, "SM" + "3" * 32, "Where is my bag?")
     stack.pump.drain()
     sms(stack, http, "SM" + "4" * 32, "Any news?")
     calls.clear()
     conversations.process(models.InboundMessage.get("sms#SM" + "4" * 32))
     calls["GetItem"] -= 1
-    assert +calls == {"BatchGetItem": 1, "GetItem": 2, "TransactWriteItems": 1}
+    # identities, then customer + the ticket the contact's hint names, then the transaction
+    assert +calls == {"BatchGetItem": 2, "TransactWriteItems": 1}
+
+
+def test_a_stale_hint_costs_one_more_read_and_is_moved_to_the_new_ticket(stack, http, calls):
+    sms(stack, http, "SM" + "a" * 32, "Where is my bag?")
+    stack.pump.drain()
+    first = models.InboundMessage.get("sms#SM" + "a" * 32).ticket_id
+    ticket = models.Ticket.get(first)
+    ticket.update(actions=[models.Ticket.status.set("resolved"),
+                           models.Ticket.resolved_at.set(ticket.created_at.replace(year=2020))])
+    customer = models.Customer.get(ticket.customer_id)
+    customer.update(actions=[models.Customer.open_ticket_id.remove(), models.Customer.last_ticket_id.set(first)])
+    sms(stack, http, "SM" + "b" * 32, "Another problem: my seat")
+    calls.clear()
+    second = conversations.process(models.InboundMessage.get("sms#SM" + "b" * 32))
+    calls["GetItem"] -= 1
+    assert second != first                                   # out of the reopen window: a new ticket
+    assert +calls == {"BatchGetItem": 2, "TransactWriteItems": 1}  # the stale ticket came with the customer
+    assert models.Identity.get(f"phone:{ticket.reply_to['address']}").ticket_id == second
 
 
 # Write units, sized as DynamoDB bills them (bench/capacity.py: 1 per KB, doubled in a transaction,

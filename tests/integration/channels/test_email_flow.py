@@ -1,10 +1,12 @@
 """Email: the signed relay route, SES through SNS (content or S3), threading and replies via SES."""
 import json
 import re
+from collections import Counter
 
 import boto3
 
 from chalicelib.auth.signatures import jetdesk_signature
+from chalicelib.storage import models
 from chalicelib.storage.models import InboundMessage, Message, Ticket
 from tests.conftest import event
 
@@ -59,6 +61,23 @@ def test_a_reply_to_our_mail_threads_by_in_reply_to(stack, http):
     relay(stack, http, answer)
     stack.pump.drain()
     assert Ticket.count() == 1 and Ticket.get(ticket.id).inbound_count == 2
+
+
+def test_a_reply_stops_looking_up_references_at_the_first_that_threads(stack, http):
+    relay(stack, http, mail())
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    ours = agent_replies(stack, http, ticket.id, "Which booking?")
+    answer = mail(subject=f"Re: Refund request [{ticket.ref}]", msg_id="<a3@example.co.uk>", body="Booking X7K2QD.",
+                  extra=f"In-Reply-To: <{ours.provider_message_id}>\r\nReferences: <a1@example.co.uk> "
+                        f"<{ours.provider_message_id}>\r\n")
+    relay(stack, http, answer)
+    calls = Counter()
+    client = models._shared["connection"].client
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    stack.pump.drain()
+    assert Ticket.get(ticket.id).inbound_count == 2
+    assert calls["Query"] == 1     # our mail's id; neither the older reference nor the quoted ref is looked up
 
 
 def test_a_stranger_quoting_someone_elses_ref_gets_a_ticket_of_their_own(stack, http):
