@@ -143,6 +143,10 @@ def evidence(r: dict) -> dict[str, Any]:
         prof = r["ingest"].get("profile_50_first_messages") or {}
         out["ingest_ratio"] = {
             "breakdown_ms_per_message": r["ingest"]["first_message"]["breakdown_ms"],
+            # the SDK's own work for the requests a message needs, against the peer's whole ticket
+            "sdk_ms_per_message": r["ingest"]["first_message"]["sdk_cpu_ms"],
+            "sdk_share_of_peer": round(r["ingest"]["first_message"]["sdk_cpu_ms"]
+                                       / median([x["cpu_ms_per_ticket"] for x in r["peer"]["rounds"]]), 3),
             "cpu_by_package_excl_emulator": prof.get("self_time_by_package_stdlib_charged_to_caller", [])[:10],
             "top_functions": prof.get("top_self_time", [])[:12],
             "dynamodb_requests_per_message": r["storage"]["channels"]["twilio_sms"]["first"]["per_message"]["requests"],
@@ -182,11 +186,16 @@ def table(r: dict) -> str:
     emu_share = median([x["emulator_share"] for x in ing["rounds"]])
     peer_ms = median([x["cpu_ms_per_ticket"] for x in pr["rounds"]])
     n = ing["rounds"][0]["messages"]
+    sdk_ms = median([x["sdk_cpu_ms"] for x in ing["rounds"]])
+    sdk_requests = median([x["dynamodb_requests_per_message"] for x in ing["rounds"]])
     rows += [
         ("1 ingest", f"JetDesk CPU/msg excl. AWS emulator (SMS webhook→queued, N={n}×{len(ing['rounds'])})",
          f"{jet_ms:.2f} ms", ""),
         ("", "  of which in the two Lambda handlers (no API Gateway / stream-poller stand-ins)",
          f"{median([x['lambda_cpu_ms'] for x in ing['rounds']]):.2f} ms", ""),
+        ("", f"  of which in the AWS SDK (botocore) for its {sdk_requests:g} DynamoDB requests = "
+             f"{sdk_ms / peer_ms:.2f}x peer: the floor of this request count",
+         f"{sdk_ms:.2f} ms", ""),
         ("", f"JetDesk CPU/msg raw (moto in-process = {emu_share:.0%} of it)", f"{raw_ms:.2f} ms", ""),
         ("", f"django-helpdesk {pr['version']} public form CPU/ticket (SQLite, locmem mail)", f"{peer_ms:.2f} ms", ""),
         ("", "ratio JetDesk excl. emulator / peer  (raw / peer)",
