@@ -29,6 +29,7 @@ RECENT_TEXT_CHARS = 400   # of each, for mood and intent: the ticket item is rew
 REFERENCES_KEPT = 10
 ACK_CHANNELS = ("sms", "whatsapp", "email", "messenger", "instagram", "x", "telegram")
 KEYWORD_CHANNELS = ("sms", "whatsapp")
+REFERABLE_CHANNELS = ("email", "voice")   # whose inbound ids later deliveries name (References, a voicemail's parts)
 
 
 class Conflict(Exception):
@@ -165,6 +166,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
     message = Message(ticket.id, item.message_id, direction="inbound", channel=msg.channel, text=msg.text,
                       created_at=now, author="customer", delivery_status="delivered",
                       provider_message_id=recording or msg.provider_message_id, language=spoken,
+                      lookup_id=(recording or msg.provider_message_id) if msg.channel in REFERABLE_CHANNELS else None,
                       media=[m.__dict__ for m in msg.media] or None,
                       attachments=[{k: v for k, v in a.__dict__.items() if k != "content"}
                                    for a in msg.attachments] or None,

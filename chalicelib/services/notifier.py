@@ -183,7 +183,7 @@ def _opted_out(phone: str) -> bool:
 def _record_handover(intent: Outbox, status: str, provider_id: str | None) -> None:
     """Note the provider's id, and the status unless a status callback already moved it on."""
     message = Message(intent.ticket_id, intent.message_id)
-    noted = [Message.provider_message_id.set(provider_id)] if provider_id else []
+    noted = [Message.provider_message_id.set(provider_id), Message.lookup_id.set(provider_id)] if provider_id else []
     try:  # one write in the usual case: no status callback has arrived yet
         message.update(actions=[*noted, Message.delivery_status.set(status)],
                        condition=Message.id.exists() & (Message.delivery_status == "pending"))

@@ -210,12 +210,13 @@ def tickets_by_id(ids: list[str]) -> list[Ticket]:
 
 
 class ProviderMessageIndex(GlobalSecondaryIndex):
-    """A message by the provider's id for it: status callbacks and email In-Reply-To."""
+    """A message by the provider's id for it, where something can name it later: status
+    callbacks and email In-Reply-To (our sends), References and a voicemail's later parts."""
     class Meta:
         index_name = "provider-message"
         projection = KeysOnlyProjection()
 
-    provider_message_id = UnicodeAttribute(hash_key=True)
+    lookup_id = UnicodeAttribute(hash_key=True)
 
 
 class Message(_Base):
@@ -232,6 +233,7 @@ class Message(_Base):
     media = CompactJSONAttribute(null=True)
     delivery_status = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
+    lookup_id = UnicodeAttribute(null=True)   # = provider_message_id where something may name it: the index key
     failure_reason = UnicodeAttribute(null=True)
     language = UnicodeAttribute(null=True)
     attachments = CompactJSONAttribute(null=True)  # [{name, content_type, size, key}]
