@@ -232,8 +232,6 @@ def table(r: dict) -> str:
                  f"same {ok[t['claims_constant']['met']]}"))
     rows.append(("", "JetDesk CPU per claim excl. emulator (median)",
                  "  ".join(f"{d['depth']:,}: {d['cpu_excl_emulator_ms_median']:.1f} ms" for d in cl["depths"]), ""))
-    if cl.get("note"):
-        rows.append(("", "note", cl["note"], ""))
     sc = r["scoring"]
     with_s, without = sc["with_sentiment"], sc["without_sentiment"]
     rows.append(("5 scoring", "JET scores/s (CPU per score): with sentiment | without",
