@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence
 
+from . import safe_text
 from .conditions import Context, matches
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -19,7 +20,6 @@ VARIABLES = ("ref", "booking_ref", "fare", "allowance", "flight", "origin", "des
              "check_in_opens")
 BOOKING_REF = re.compile(r"\b(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6}\b")
 VALUE_LIMIT = 64
-_UNSAFE = re.compile(r"[<>{}`\\\x00-\x1f\x7f]")
 
 
 class InvalidKnowledge(ValueError):
@@ -125,9 +125,8 @@ def people_only(ctx: Context, kb: Mapping[str, Any]) -> Optional[str]:
 
 
 def plain(value: Any) -> str:
-    """A value as plain, one-line text: no placeholder braces, markup or control characters."""
-    text = _UNSAFE.sub("", str(value))
-    return " ".join(text.split())[:VALUE_LIMIT]
+    """A value as plain, one-line text (safe_text.one_line), at most VALUE_LIMIT characters."""
+    return safe_text.one_line(value, VALUE_LIMIT)
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:

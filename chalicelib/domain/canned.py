@@ -8,17 +8,15 @@ cleaned first (no tags, angle brackets, braces or control characters), so a cust
 """
 from __future__ import annotations
 
-import re
 import string
-import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional
+
+from . import safe_text
 
 PLACEHOLDERS = ("customer_name", "ref", "flight", "new_departure")
 GENERAL = "general"           # the intent of a response that fits any ticket
 VALUE_MAX = 100
-_TAG = re.compile(r"<[^<>]*>")
-_UNSAFE = re.compile(r"[<>{}]")
 _PASSED = ("departed", "arrived")
 
 
@@ -52,11 +50,8 @@ def placeholders(text: str) -> list[str]:
 
 
 def clean(value: Any) -> str:
-    """A value safe to put in a reply: tags, angle brackets, braces and control characters removed,
-    whitespace collapsed, at most VALUE_MAX characters."""
-    text = _UNSAFE.sub("", _TAG.sub("", str(value)))
-    text = "".join(" " if unicodedata.category(c).startswith(("C", "Z")) else c for c in text)
-    return " ".join(text.split())[:VALUE_MAX].strip()
+    """A value safe to put in a reply (safe_text.one_line), at most VALUE_MAX characters."""
+    return safe_text.one_line(value, VALUE_MAX)
 
 
 def fill(text: str, values: Mapping[str, Optional[str]]) -> tuple[str, list[str]]:
