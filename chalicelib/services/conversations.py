@@ -81,16 +81,20 @@ def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime,
 
 
 def _thread_keys(msg: InboundMessage, read: Mapping[str, Ticket]) -> Iterator[str]:
-    """Ticket ids named by the message itself, newest reference first: replies to our messages,
-    then a ref it quotes. Looked up one at a time, so the first that threads ends the search."""
+    """Ticket ids named by the message itself. A quoted ref of the ticket already read with the
+    customer (the contact's last) comes first: it costs no read, and a reply names it in its
+    subject. Then replies to our messages, newest reference first, then any other quoted ref,
+    looked up one at a time, so the first that threads ends the search."""
+    quoted = rules.find_ref(msg.subject) or (rules.find_ref(msg.text) if msg.channel == "email" else None)
+    known = next((t for t in read if rules.ref_for(t) == quoted), None) if quoted else None  # the ref is the id's tail
+    if known:
+        yield known
     for ref in msg.thread_refs[-REFERENCES_KEPT:][::-1]:
         hit = next(iter(Message.by_provider_id.query(ref, limit=1)), None)
         if hit is not None:
             yield hit.ticket_id
-    quoted = rules.find_ref(msg.subject) or (rules.find_ref(msg.text) if msg.channel == "email" else None)
-    if quoted:
-        known = next((t for t in read if rules.ref_for(t) == quoted), None)  # the ref is the id's tail
-        yield from [known] if known else (t.id for t in Ticket.by_ref.query(quoted, limit=1))
+    if quoted and not known:
+        yield from (t.id for t in Ticket.by_ref.query(quoted, limit=1))
 
 
 def _find_ticket(msg: InboundMessage, customer: Customer, now: datetime,

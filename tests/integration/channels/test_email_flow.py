@@ -63,7 +63,7 @@ def test_a_reply_to_our_mail_threads_by_in_reply_to(stack, http):
     assert Ticket.count() == 1 and Ticket.get(ticket.id).inbound_count == 2
 
 
-def test_a_reply_stops_looking_up_references_at_the_first_that_threads(stack, http):
+def test_a_reply_quoting_the_ref_of_the_contacts_last_ticket_looks_up_no_reference(stack, http):
     relay(stack, http, mail())
     stack.pump.drain()
     [ticket] = list(Ticket.scan())
@@ -77,7 +77,24 @@ def test_a_reply_stops_looking_up_references_at_the_first_that_threads(stack, ht
     client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
     stack.pump.drain()
     assert Ticket.get(ticket.id).inbound_count == 2
-    assert calls["Query"] == 1     # our mail's id; neither the older reference nor the quoted ref is looked up
+    assert calls["Query"] == 0     # the ticket came with the customer (the identity's hint) and the subject names it
+
+
+def test_a_reply_stops_looking_up_references_at_the_first_that_threads(stack, http):
+    relay(stack, http, mail())
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    ours = agent_replies(stack, http, ticket.id, "Which booking?")
+    answer = mail(subject="Re: Refund request", msg_id="<a3@example.co.uk>", body="Booking X7K2QD.",
+                  extra=f"In-Reply-To: <{ours.provider_message_id}>\r\nReferences: <a1@example.co.uk> "
+                        f"<{ours.provider_message_id}>\r\n")
+    relay(stack, http, answer)
+    calls = Counter()
+    client = models._shared["connection"].client
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    stack.pump.drain()
+    assert Ticket.get(ticket.id).inbound_count == 2
+    assert calls["Query"] == 1     # our mail's id; the older reference is not looked up
 
 
 def test_a_stranger_quoting_someone_elses_ref_gets_a_ticket_of_their_own(stack, http):
