@@ -63,12 +63,14 @@ def test_a_reply_to_our_mail_threads_by_in_reply_to(stack, http):
     assert Ticket.count() == 1 and Ticket.get(ticket.id).inbound_count == 2
 
 
-def test_a_reply_quoting_the_ref_of_the_contacts_last_ticket_looks_up_no_reference(stack, http):
+def _queries_threading_a_reply(stack, http, subject: str) -> int:
+    """A reply to our mail (In-Reply-To ours, References an older id and ours), with ``subject``
+    (``{ref}`` stands for the ticket's); the Queries its threading makes."""
     relay(stack, http, mail())
     stack.pump.drain()
     [ticket] = list(Ticket.scan())
     ours = agent_replies(stack, http, ticket.id, "Which booking?")
-    answer = mail(subject=f"Re: Refund request [{ticket.ref}]", msg_id="<a3@example.co.uk>", body="Booking X7K2QD.",
+    answer = mail(subject=subject.format(ref=ticket.ref), msg_id="<a3@example.co.uk>", body="Booking X7K2QD.",
                   extra=f"In-Reply-To: <{ours.provider_message_id}>\r\nReferences: <a1@example.co.uk> "
                         f"<{ours.provider_message_id}>\r\n")
     relay(stack, http, answer)
@@ -77,24 +79,17 @@ def test_a_reply_quoting_the_ref_of_the_contacts_last_ticket_looks_up_no_referen
     client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
     stack.pump.drain()
     assert Ticket.get(ticket.id).inbound_count == 2
-    assert calls["Query"] == 0     # the ticket came with the customer (the identity's hint) and the subject names it
+    return calls["Query"]
+
+
+def test_a_reply_quoting_the_ref_of_the_contacts_last_ticket_looks_up_no_reference(stack, http):
+    # the ticket came with the customer (the identity's hint) and the subject names it
+    assert _queries_threading_a_reply(stack, http, "Re: Refund request [{ref}]") == 0
 
 
 def test_a_reply_stops_looking_up_references_at_the_first_that_threads(stack, http):
-    relay(stack, http, mail())
-    stack.pump.drain()
-    [ticket] = list(Ticket.scan())
-    ours = agent_replies(stack, http, ticket.id, "Which booking?")
-    answer = mail(subject="Re: Refund request", msg_id="<a3@example.co.uk>", body="Booking X7K2QD.",
-                  extra=f"In-Reply-To: <{ours.provider_message_id}>\r\nReferences: <a1@example.co.uk> "
-                        f"<{ours.provider_message_id}>\r\n")
-    relay(stack, http, answer)
-    calls = Counter()
-    client = models._shared["connection"].client
-    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
-    stack.pump.drain()
-    assert Ticket.get(ticket.id).inbound_count == 2
-    assert calls["Query"] == 1     # our mail's id; the older reference is not looked up
+    # our mail's id; the older reference is not looked up
+    assert _queries_threading_a_reply(stack, http, "Re: Refund request") == 1
 
 
 def test_a_stranger_quoting_someone_elses_ref_gets_a_ticket_of_their_own(stack, http):
