@@ -6,7 +6,7 @@ import pytest
 from chalicelib.services import conversations, jetconfig, notifier
 from chalicelib.storage import models
 
-from .conftest import sms
+from .conftest import bearer, sms
 
 
 @pytest.fixture
@@ -127,3 +127,39 @@ def test_a_first_message_the_bot_answers_costs_the_same_two_requests(stack, http
     calls["GetItem"] -= 1
     assert +calls == {"BatchGetItem": 1, "TransactWriteItems": 1}
     assert models.Ticket.get(models.InboundMessage.get("sms#SM" + "5" * 32).ticket_id).status == "bot"
+
+
+def _queue_general(stack, http, start: int, count: int) -> None:
+    for n in range(start, start + count):
+        sms(stack, http, f"SM{n:032d}", "Can I choose my seat on this flight?", sender=f"+1415555{n:04d}")
+    stack.pump.drain()
+
+
+def _claim_cost(stack, http) -> tuple[dict, int]:
+    """The requests of one claim by bob on general, and the items they read (Query scanned + got)."""
+    seen, items = Counter(), []
+
+    def count(model, **_):
+        seen[model.name] += 1
+
+    def read(parsed, model, **_):
+        items.append(parsed.get("ScannedCount", 0) if model.name == "Query" else int("Item" in parsed))
+
+    events = models._shared["connection"].client.meta.events
+    events.register("before-call.dynamodb", count)
+    events.register("after-call.dynamodb", read)
+    try:
+        assert http.post("/queues/general/claim", headers=bearer(stack.settings, "bob")).status_code == 200
+    finally:
+        events.unregister("before-call.dynamodb", count)
+        events.unregister("after-call.dynamodb", read)
+    return dict(seen), sum(items)
+
+
+def test_a_claim_costs_the_same_with_11_or_41_tickets_waiting(stack, http):
+    jetconfig.current()
+    _queue_general(stack, http, 100, 11)
+    shallow = _claim_cost(stack, http)
+    _queue_general(stack, http, 200, 31)
+    assert _claim_cost(stack, http) == shallow
+    assert shallow == ({"GetItem": 3, "Query": 1, "TransactWriteItems": 1}, 13)   # one page of 10 candidates
