@@ -19,16 +19,17 @@ from ..domain import tickets as rules
 from ..errors import Forbidden
 from ..settings import get_settings
 from ..storage.models import Agent, Customer, Ticket
+from ..storage.writes import Update
 from . import agents, audit, routing
 from .agents import Actor
 
 
-def remember(customer_id: str, agent_id: str, at: datetime) -> tuple:
+def remember(customer_id: str, agent_id: str, at: datetime) -> Update:
     """A transaction update of the customer: this agent handled their case now. It moves the
     customer's version on, so a concurrent versioned save of the customer retries from a fresh read."""
     customer = Customer(customer_id)
     customer.version = 0   # any number: with no version condition PynamoDB then ADDs 1 (None would SET it to 1)
-    return customer, [Customer.last_agent.set(agent_id), Customer.last_agent_at.set(at)], Customer.id.exists()
+    return Update(customer, [Customer.last_agent.set(agent_id), Customer.last_agent_at.set(at)], Customer.id.exists())
 
 
 def remembered(customer: Customer, agent_id: str, at: datetime) -> None:
@@ -69,7 +70,7 @@ def announced(ticket: Ticket, agent: Optional[Agent]) -> list:
     if agent is None:
         return []
     return [audit.entry(ticket.id, "system", "offered", agent=agent.id, queue=ticket.queue,
-                        until=clock.iso(ticket.offer_expires_at))[0]]
+                        until=clock.iso(ticket.offer_expires_at))]
 
 
 def display_name(agent: Agent) -> str:

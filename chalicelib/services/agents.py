@@ -8,6 +8,7 @@ from ..auth.tokens import Principal
 from ..domain import tickets as rules
 from ..errors import Forbidden, NotFound
 from ..storage.models import Agent, Queue, Ticket, transaction
+from ..storage.writes import Update
 
 DEFAULT_CAPACITY = 5
 
@@ -56,13 +57,13 @@ def actor_of(agent: Agent) -> Actor:
                  agent.capacity.as_dict() if agent.capacity else {}, agent.load.as_dict() if agent.load else {})
 
 
-def load_of(agent_id: str, channel: str, delta: int, limit: int | None = None) -> tuple:
+def load_of(agent_id: str, channel: str, delta: int, limit: int | None = None) -> Update:
     """A transaction update of an agent's load on one channel; with ``limit``, only while below it."""
     actions = [Agent.load[channel].add(delta)]
     if limit is None:
-        return Agent(agent_id), actions, Agent.id.exists()
+        return Update(Agent(agent_id), actions, Agent.id.exists())
     room = Agent.load[channel].does_not_exist() | (Agent.load[channel] < limit)
-    return Agent(agent_id), actions, Agent.id.exists() & room
+    return Update(Agent(agent_id), actions, Agent.id.exists() & room)
 
 
 def find(agent_id: str) -> Agent | None:

@@ -8,11 +8,10 @@ from ..storage.models import Ticket, TicketEvent
 
 
 def entry(ticket_id: str, actor: str, action: str, via: Optional[str] = None,
-          **detail: Any) -> tuple[TicketEvent, Any]:
-    """A (item, condition) pair for a transaction: a new, never overwritten event."""
-    event = TicketEvent(ticket_id, clock.new_id(), at=clock.now(), actor=actor, action=action, via=via,
-                        detail={k: v for k, v in detail.items() if v is not None} or None)
-    return event, TicketEvent.id.does_not_exist()
+          **detail: Any) -> TicketEvent:
+    """A new event, for the transaction of the change it records (written as ``writes.New``)."""
+    return TicketEvent(ticket_id, clock.new_id(), at=clock.now(), actor=actor, action=action, via=via,
+                       detail={k: v for k, v in detail.items() if v is not None} or None)
 
 
 def trail(ticket: Ticket, events: Optional[list[TicketEvent]] = None) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ SCHEMA = Path(__file__).resolve().parents[1] / "config" / "knowledge.schema.json
 class Turn:
     """What one message or clock tick made the bot do, for the caller's transaction."""
     writes: list = field(default_factory=list)    # new items: messages, outbox intents, ticket events
-    updates: list = field(default_factory=list)   # (model, actions, condition): counters
+    updates: list = field(default_factory=list)   # writes.Update: counters
     held: bool = False           # the bot has the ticket after this: no acknowledgement, no agent alert
     handed_over: bool = False    # people have it now (the handover alert is in ``writes``)
     customer_changed: bool = False
@@ -140,7 +140,7 @@ def _answer(ticket: Ticket, customer: Customer, intent: str, typed_ref: Optional
     message = _message(ticket, said.text, now)
     counted = deflection.count(state, answered=1 if first else 0, turns=1)
     return Turn([message, outbox.customer_message(ticket, message),
-                 audit.entry(ticket.id, "bot", "answered", message.channel, intent=intent, asks=said.asks)[0]],
+                 audit.entry(ticket.id, "bot", "answered", message.channel, intent=intent, asks=said.asks)],
                 [counted], held=True)
 
 
@@ -157,7 +157,7 @@ def _hand_over(ticket: Ticket, result: jet.Score, reason: str, now: datetime) ->
                  outbox.agent_alert(ticket, f"handed over by the bot: {reason}",
                                     page=routing.page_for(ticket, None, moved=True)),
                  audit.entry(ticket.id, "bot", "handed over", queue=ticket.queue, reason=reason,
-                             bot_answers=state.get("answers"))[0]],
+                             bot_answers=state.get("answers"))],
                 [deflection.count(state, handed_over=1)], handed_over=True)
 
 
@@ -172,7 +172,7 @@ def _close(ticket: Ticket, customer: Customer, reason: str, now: datetime, farew
     if customer.open_ticket_id == ticket.id:
         customer.open_ticket_id, customer.last_ticket_id = None, ticket.id
     writes = [outbox.integrator_event(ticket, "ticket.resolved", {"resolved_by": "bot"}),
-              audit.entry(ticket.id, "bot", "resolved", reason=reason)[0]]
+              audit.entry(ticket.id, "bot", "resolved", reason=reason)]
     if farewell:
         message = _message(ticket, rules.text("closing", ticket.language, {"ref": ticket.ref}, kb), now)
         writes += [message, outbox.customer_message(ticket, message)]

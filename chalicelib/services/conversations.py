@@ -20,6 +20,7 @@ from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import Customer, Identity, Message, Ticket, transaction
 from ..storage.models import InboundMessage as InboundItem
+from ..storage.writes import New, Update
 from . import affinity, agents, audit, bot, customers, outbox, routing, scoring, sweep
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
 
     writes: list = [message] + affinity.announced(ticket, own_agent)
     if getattr(ticket, "reopened", False):  # the audit entry carries the score's history entry
-        writes.append(audit.entry(ticket.id, "customer", "reopened", msg.channel, jet=ticket.score_change)[0])
+        writes.append(audit.entry(ticket.id, "customer", "reopened", msg.channel, jet=ticket.score_change))
     else:  # the message carries it (a ticket's opening is on the ticket itself: audit.trail shows it)
         message.rescored = ticket.score_change
     if not msg.automated:
@@ -259,7 +260,7 @@ def _add_to_voicemail(item: InboundItem, msg: InboundMessage, ticket: Ticket, wh
     actions.append(Message.rescored.set(ticket.score_change))
     load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if getattr(ticket, "reopened", False) \
         and ticket.assignee else []
-    _commit(item, ticket, who, writes, updates=load + [(message, actions, Message.id.exists())])
+    _commit(item, ticket, who, writes, updates=load + [Update(message, actions, Message.id.exists())])
     log.info("voicemail completed", extra={"inbound": item.key, "ticket": ticket.id, "text_added": text_added,
                                            "score": result.score})
     return ticket.id
@@ -273,7 +274,7 @@ def _keyword(item: InboundItem, msg: InboundMessage, word: str) -> None:
         for identity in who.new_identities:
             identity.opted_out = word == "opt_out"
         if not who.new_identities:
-            updates.append((Identity(f"phone:{msg.sender}"), [Identity.opted_out.set(word == "opt_out")]))
+            updates.append(Update(Identity(f"phone:{msg.sender}"), [Identity.opted_out.set(word == "opt_out")]))
     _commit(item, None, who, [], outcome=f"keyword: {word}", updates=updates)
     log.info("keyword", extra={"inbound": item.key, "keyword": word})
     return None
@@ -301,7 +302,7 @@ def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
         result = scoring.rescore(ticket, who.customer, event.type)
         writes = [outbox.integrator_event(ticket, "jet.changed"),
                   audit.entry(ticket.id, "customer" if event.source == "chat" else "integration", "rescored",
-                              event.type, event_id=event.id, jet=ticket.score_change)[0]]
+                              event.type, event_id=event.id, jet=ticket.score_change)]
         turn = bot.on_rescore(ticket, who.customer, result, ticket.updated_at)  # a P1 the bot held goes to people
         writes, updates = writes + turn.writes, turn.updates
         page = routing.page_for(ticket, tier_before)
@@ -323,9 +324,8 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: Optional[customers
             if outcome:
                 done.append(InboundItem.reason.set(outcome))
             tx.update(item, actions=done, condition=InboundItem.status == "stored")
-            for model, actions, *condition in updates:
-                tx.update(model, actions=actions, condition=condition[0] if condition else None,
-                          add_version_condition=False)
+            for update in updates:
+                update.into(tx)
             if who is not None and who.changed:
                 tx.save(who.customer, condition=Customer.id.does_not_exist() if who.is_new else None)
             hint = who.note_ticket(ticket.id) if who is not None and ticket is not None else None
@@ -337,7 +337,7 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: Optional[customers
                 sweep.arm(ticket, clock.now())
                 tx.save(ticket)
             for other in outbox.bundle(others):
-                tx.save(other, condition=type(other)._hash_key_attribute().does_not_exist())
+                New(other).into(tx)
     except TransactWriteError as exc:
         if exc.cause_response_code == "TransactionCanceledException":
             raise Conflict(str(exc)) from None

@@ -12,17 +12,17 @@ from typing import Any, Mapping, Optional
 from .. import clock
 from ..errors import BadRequest
 from ..storage.models import BotStat
+from ..storage.writes import Update
 
 COUNTS = ("answered", "handed_over", "closed", "reopened", "turns")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
 
-def count(state: Mapping[str, Any], **adds: int) -> tuple:
+def count(state: Mapping[str, Any], **adds: int) -> Update:
     """An UpdateItem for a transaction: ADD to the counters of the ticket's (first) intent and day."""
     item = BotStat(state["intent"], state["day"])
-    actions = [getattr(BotStat, name).add(n) for name, n in adds.items() if n]
-    return item, actions, None
+    return Update(item, [getattr(BotStat, name).add(n) for name, n in adds.items() if n])
 
 
 def report(intents: list[str], start: Optional[str], end: Optional[str]) -> dict[str, Any]:

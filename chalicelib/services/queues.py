@@ -14,6 +14,7 @@ from ..domain.inbound import CHANNELS
 from ..errors import BadRequest
 from ..settings import get_settings
 from ..storage.models import Ticket, tickets_by_id, transaction
+from ..storage.writes import New
 from . import affinity, agents, audit, outbox, presenters
 from .agents import Actor
 
@@ -112,17 +113,16 @@ def _take(who: Actor, queue: str, slot: str, candidate: Ticket, now, lease_until
              Ticket.offered_to.remove(), Ticket.offer_expires_at.remove(),
              Ticket.timer_shard.set(timers.shard(candidate.id)),
              Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))]
-    agent, load, room = agents.load_of(who.id, candidate.channel, +1, who.limit(candidate.channel))
+    load = agents.load_of(who.id, candidate.channel, +1, who.limit(candidate.channel))
     try:
         with transaction() as tx:
             tx.update(candidate, actions=taken, add_version_condition=False,
                       condition=(Ticket.queue_slot == slot) & Ticket.assignee.does_not_exist()
                       & (Ticket.status == "open"))
-            tx.update(agent, actions=load, condition=room, add_version_condition=False)
+            load.into(tx)
             held = _as_taken(candidate.id, who.id, None if slot != queue else queue)
-            event, is_new = audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=held.queue,
-                                        offered=True if slot != queue else None)
-            tx.save(event, condition=is_new)
+            New(audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=held.queue,
+                            offered=True if slot != queue else None)).into(tx)
             tx.save(outbox.integrator_event(held, "ticket.assigned"))
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":

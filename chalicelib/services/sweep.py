@@ -57,13 +57,13 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
         routing.requeue(ticket, now)
         moved = True
         writes += [outbox.agent_alert(ticket, "lease expired: back in the queue"),
-                   audit.entry(ticket.id, "system", "lease expired", previous=previous)[0]]
+                   audit.entry(ticket.id, "system", "lease expired", previous=previous)]
         did.append("leases")
     if affinity.lapsed(ticket, now):   # the customer's own agent did not take it in time: to its queue
         agent = affinity.withdraw(ticket)
         moved = True
         writes += [outbox.agent_alert(ticket, "not taken by the customer's agent in time: in the queue"),
-                   audit.entry(ticket.id, "system", "offer lapsed", agent=agent, queue=ticket.queue)[0]]
+                   audit.entry(ticket.id, "system", "offer lapsed", agent=agent, queue=ticket.queue)]
         did.append("offers")
     clocks = routing.clocks(ticket)
     for what, due, field in (("first response", clocks.first_response_due, "sla_breached_at"),
@@ -72,7 +72,7 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
             setattr(ticket, field, now)
             moved |= _to_escalation_queue(ticket, config, now)
             writes += [outbox.agent_alert(ticket, f"SLA breach: {what} overdue", page=config.get("escalation_queue")),
-                       audit.entry(ticket.id, "system", "SLA breached", sla=what, queue=ticket.queue)[0]]
+                       audit.entry(ticket.id, "system", "SLA breached", sla=what, queue=ticket.queue)]
             did.append("breaches")
     if clocks.escalate_at and clocks.escalate_at <= now and routing.is_queued(ticket) and ticket.escalations:
         step, left = ticket.escalations[0], ticket.escalations[1:]
@@ -80,7 +80,7 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
         routing.enqueue(ticket, step["queue"], now, left, pinned=True)
         moved = True
         writes += [outbox.agent_alert(ticket, f"escalated: unclaimed for {waited} min"),
-                   audit.entry(ticket.id, "system", "escalated", queue=step["queue"], unclaimed_minutes=waited)[0]]
+                   audit.entry(ticket.id, "system", "escalated", queue=step["queue"], unclaimed_minutes=waited)]
         did.append("escalations")
     cause = "SLA breach" if "breaches" in did else "escalated" if "escalations" in did else "time passing"
     customer = Customer.get(ticket.customer_id, consistent_read=ticket.status == "bot")
@@ -92,7 +92,7 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     if logged:  # the score's history entry rides on the change's audit entry
         logged[-1].detail = {**(logged[-1].detail or {}), "jet": ticket.score_change}
     elif scoring.worth_recording(ticket.score_change, tier_before):
-        writes.append(audit.entry(ticket.id, "system", "rescored", jet=ticket.score_change)[0])
+        writes.append(audit.entry(ticket.id, "system", "rescored", jet=ticket.score_change))
     page = routing.page_for(ticket, tier_before, moved)
     if page and not turn.handed_over:
         writes.append(outbox.agent_alert(ticket, "P1 waiting", page=page))
@@ -107,8 +107,8 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
                 tx.save(ticket)
                 for item in outbox.bundle(writes):
                     tx.save(item)
-                for model, actions, condition in updates:
-                    tx.update(model, actions=actions, condition=condition, add_version_condition=False)
+                for update in updates:
+                    update.into(tx)
     except (TransactWriteError, PutError) as exc:
         if exc.cause_response_code not in ("TransactionCanceledException", "ConditionalCheckFailedException"):
             raise

@@ -10,6 +10,7 @@ from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Customer, Message, Outbox, Queue, Ticket, TicketEvent, tickets_by_id, transaction
+from ..storage.writes import New, Put
 from . import affinity, agents, audit, bot, canned, customers, outbox, presenters, routing, scoring, sweep
 from .agents import Actor
 
@@ -59,9 +60,9 @@ def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
 
 
 def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Ticket:
-    """Apply ``change`` to a fresh read and write it with what it returns, in one transaction:
-    ``(item, condition)`` pairs are saved, ``(model, actions, condition)`` triples updated (agent
-    loads). A concurrent change (version or capacity condition) is retried from a new read."""
+    """Apply ``change`` to a fresh read and write the ticket with the writes it returns
+    (``storage.writes`` Put / New / Update: messages, intents, audit entries, agent loads) in one
+    transaction. A concurrent change (version or capacity condition) is retried from a new read."""
     for _ in range(ATTEMPTS):
         ticket = _visible(who, ticket_id)
         ticket.updated_at = clock.now()
@@ -70,11 +71,8 @@ def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Tic
         try:
             with transaction() as tx:
                 tx.save(ticket)
-                for op in others:
-                    if len(op) == 3:
-                        tx.update(op[0], actions=op[1], condition=op[2], add_version_condition=False)
-                    else:
-                        tx.save(op[0], condition=op[1])
+                for write in others:
+                    write.into(tx)
         except TransactWriteError as exc:
             if exc.cause_response_code == "TransactionCanceledException":
                 continue
@@ -83,11 +81,12 @@ def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Tic
     raise Conflict("the ticket kept changing, or the agent is at capacity; try again")
 
 
-def _one_outbox_item(ops: list) -> list:
-    """The change's outbox intents (saved without a condition) as one item (``outbox.bundle``)."""
-    intents = [op[0] for op in ops if len(op) == 2 and isinstance(op[0], Outbox)]
-    return [op for op in ops if not (len(op) == 2 and isinstance(op[0], Outbox))] + \
-        [(item, None) for item in outbox.bundle(intents)]
+def _one_outbox_item(writes: list) -> list:
+    """The change's outbox intents as one item (``outbox.bundle``)."""
+    def is_intent(write) -> bool:
+        return isinstance(write, Put) and isinstance(write.item, Outbox)
+    return [w for w in writes if not is_intent(w)] + [Put(item) for item in outbox.bundle(
+        [w.item for w in writes if is_intent(w)])]
 
 
 def _freed(ticket: Ticket) -> list:
@@ -145,11 +144,11 @@ def reply(who: Actor, ticket_id: str, text: Optional[str], status: str = "pendin
         written[:] = [message]
         own = [affinity.remember(ticket.customer_id, who.id, ticket.updated_at)] if ticket.assignee == who.id else []
         return load + from_bot + own + [
-            (message, Message.id.does_not_exist()),
-            (outbox.customer_message(ticket, message), None),
-            (outbox.integrator_event(ticket, "ticket.replied", {"message_id": message.id}), None),
-            audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel"),
-                        canned_response=canned_response_id),
+            New(message),
+            Put(outbox.customer_message(ticket, message)),
+            Put(outbox.integrator_event(ticket, "ticket.replied", {"message_id": message.id})),
+            New(audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel"),
+                            canned_response=canned_response_id)),
         ]
 
     _change(who, ticket_id, change)
@@ -171,7 +170,7 @@ def accept(who: Actor, ticket_id: str) -> dict[str, Any]:
         if ticket.assignee != who.id:
             raise Conflict("claim the ticket first; it is not yours")
         ticket.lease_expires_at = None
-        return [audit.entry(ticket.id, f"agent:{who.id}", "accepted")]
+        return [New(audit.entry(ticket.id, f"agent:{who.id}", "accepted"))]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -180,8 +179,8 @@ def release(who: Actor, ticket_id: str) -> dict[str, Any]:
         _must_hold(who, ticket)
         freed = _freed(ticket)
         _unassign(ticket)
-        return freed + [(outbox.agent_alert(ticket, "released"), None),
-                        audit.entry(ticket.id, f"agent:{who.id}", "released", queue=ticket.queue)]
+        return freed + [Put(outbox.agent_alert(ticket, "released")),
+                        New(audit.entry(ticket.id, f"agent:{who.id}", "released", queue=ticket.queue))]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -212,9 +211,9 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             routing.take_off_queue(ticket)
             limit = agents.actor_of(target).limit(ticket.channel)
             moves.append(agents.load_of(agent, ticket.channel, +1, limit))
-            moves.append((outbox.integrator_event(ticket, "ticket.assigned"), None))
-        return moves + [(outbox.agent_alert(ticket, f"transferred by {who.id}"), None),
-                        audit.entry(ticket.id, f"agent:{who.id}", "transferred", queue=ticket.queue, agent=agent)]
+            moves.append(Put(outbox.integrator_event(ticket, "ticket.assigned")))
+        return moves + [Put(outbox.agent_alert(ticket, f"transferred by {who.id}")),
+                        New(audit.entry(ticket.id, f"agent:{who.id}", "transferred", queue=ticket.queue, agent=agent))]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -234,8 +233,8 @@ def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
         if customer.open_ticket_id == ticket.id:
             customer.open_ticket_id, customer.last_ticket_id = None, ticket.id
         affinity.remembered(customer, ticket.assignee or who.id, ticket.updated_at)  # their agent for a while
-        return freed + [(customer, None), (outbox.integrator_event(ticket, "ticket.resolved"), None),
-                        audit.entry(ticket.id, f"agent:{who.id}", "resolved")]
+        return freed + [Put(customer), Put(outbox.integrator_event(ticket, "ticket.resolved")),
+                        New(audit.entry(ticket.id, f"agent:{who.id}", "resolved"))]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
@@ -247,8 +246,8 @@ def feedback(who: Actor, ticket_id: str, emotion: str, note: Optional[str]) -> d
             entry["note"] = note[:500]
         ticket.agent_feedback = (list(ticket.agent_feedback or []) + [entry])[-FEEDBACK_KEPT:]
         scoring.rescore(ticket, Customer.get(ticket.customer_id), f"agent feedback: {emotion}")
-        return [audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion, jet=ticket.score_change),
-                (outbox.integrator_event(ticket, "jet.changed"), None)]
+        return [New(audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion, jet=ticket.score_change)),
+                Put(outbox.integrator_event(ticket, "jet.changed"))]
     return presenters.ticket(_change(who, ticket_id, change))
 
 

@@ -1,0 +1,34 @@
+"""The writes a change carries into its one transaction, by name instead of by tuple shape:
+``Put`` an item (``New`` when it must not exist yet), ``Update`` some attributes of one
+(counters, pointers) without reading it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+
+@dataclass(frozen=True)
+class Put:
+    item: Model
+    condition: Optional[Any] = None
+
+    def into(self, tx: TransactWrite) -> None:
+        tx.save(self.item, condition=self.condition)
+
+
+@dataclass(frozen=True)
+class Update:
+    model: Model
+    actions: list
+    condition: Optional[Any] = None
+
+    def into(self, tx: TransactWrite) -> None:
+        tx.update(self.model, actions=self.actions, condition=self.condition, add_version_condition=False)
+
+
+def New(item: Model) -> Put:  # noqa: N802 - reads as the kind of write it makes
+    """A put that never overwrites: on condition that the item's key is free."""
+    return Put(item, type(item)._hash_key_attribute().does_not_exist())

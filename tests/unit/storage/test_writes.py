@@ -1,0 +1,33 @@
+from chalicelib.storage.models import Agent, TicketEvent
+from chalicelib.storage.writes import New, Put, Update
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def save(self, item, condition=None):
+        self.calls.append(("save", item, str(condition)))
+
+    def update(self, model, actions, condition=None, add_version_condition=True):
+        self.calls.append(("update", model, str(condition), add_version_condition))
+
+
+def test_a_new_item_is_put_only_where_its_key_is_free():
+    event = TicketEvent("T1", "E1")
+    tx = Recorder()
+    New(event).into(tx)
+    assert tx.calls == [("save", event, "attribute_not_exists (ticket_id)")]
+
+
+def test_a_put_keeps_the_condition_it_was_given_or_none():
+    tx = Recorder()
+    Put(TicketEvent("T1", "E2")).into(tx)
+    assert tx.calls[0][2] == "None"
+
+
+def test_an_update_never_adds_a_version_condition_of_its_own():
+    agent = Agent("a")
+    tx = Recorder()
+    Update(agent, [Agent.load["sms"].add(1)], Agent.id.exists()).into(tx)
+    assert tx.calls == [("update", agent, "attribute_exists (id)", False)]
