@@ -277,11 +277,16 @@ def chart(r: dict, path) -> str | None:
     peer_ms = median([x["cpu_ms_per_ticket"] for x in pr["rounds"]])
     bars = ax.bar(["JetDesk\nexcl. emulator", "JetDesk raw\n(moto in-process)", "django-helpdesk\npublic form"],
                   [jet, raw, peer_ms], color=["#2b7bba", "#9cc3e4", "#999999"])
+    sdk_ms = median([x["sdk_cpu_ms"] for x in ing["rounds"]])
+    ax.bar(["JetDesk\nexcl. emulator"], [sdk_ms], color="#174a73",
+           label=f"of which AWS SDK for {ing['first_message']['dynamodb_requests_per_message']:g} requests "
+                 f"({sdk_ms:.1f} ms)")
     ax.axhline(peer_ms * TARGETS["ingest_ratio"], color="red", ls="--", lw=1, label="target: 0.2x peer")
     ax.bar_label(bars, fmt="%.1f ms")
     ax.set_title(f"1. CPU per inbound message (ratio {t['ingest_ratio']['value']:.2f}x)")
     ax.set_ylabel("ms CPU")
-    ax.legend(loc="upper left")
+    ax.set_ylim(0, max(raw, peer_ms) * 1.35)
+    ax.legend(loc="upper right", fontsize=8)
 
     ax = axes[0][1]
     channels = list(r["storage"]["channels"])
