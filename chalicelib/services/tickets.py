@@ -34,8 +34,12 @@ def _visible(who: Actor, ticket_id: str) -> Ticket:
 
 
 def get(who: Actor, ticket_id: str) -> dict[str, Any]:
+    """The ticket, then its timeline and audit trail, all read consistently and in that order:
+    everything the ticket reflects was committed with it, so the timeline shows it (and
+    perhaps a message newer than the ticket), never a ticket ahead of its own messages."""
     ticket = _visible(who, ticket_id)
-    messages, events = list(Message.query(ticket.id)), list(TicketEvent.query(ticket.id))
+    messages = list(Message.query(ticket.id, consistent_read=True))
+    events = list(TicketEvent.query(ticket.id, consistent_read=True))
     return {**presenters.ticket_with_timeline(ticket, messages, scoring.history(ticket.id, events, messages)),
             "events": audit.trail(ticket, events), "customer": presenters.customer(Customer.get(ticket.customer_id))}
 

@@ -165,3 +165,24 @@ def test_unknown_tickets_are_404_and_bad_contacts_400(stack, http):
     assert http.get("/tickets/01JDNOPE000000000000000000", headers=headers).status_code == 404
     assert http.get("/tickets?contact=not-a-contact", headers=headers).status_code == 400
     assert http.get("/tickets", headers=headers).status_code == 400
+
+
+def test_a_ticket_is_read_before_its_timeline_and_the_timeline_consistently(stack, http):
+    from chalicelib.storage import models
+    two_tickets(stack, http)
+    [ticket] = [t for t in Ticket.scan() if "furious" in t.recent_texts[0]]
+    reads = []
+
+    def record(model, params, **_):
+        table = params.get("TableName", "").removeprefix(stack.settings.table_name(""))
+        reads.append((model.name, table, params.get("ConsistentRead", False)))
+
+    events = models._shared["connection"].client.meta.events
+    events.register("before-parameter-build.dynamodb", record)
+    try:
+        assert http.get(f"/tickets/{ticket.id}", headers=bearer(stack.settings, "bob")).status_code == 200
+    finally:
+        events.unregister("before-parameter-build.dynamodb", record)
+    ticket_reads = [r for r in reads if r[1] in ("tickets", "messages", "ticket-events")]
+    assert ticket_reads[:3] == [("GetItem", "tickets", True), ("Query", "messages", True),
+                                ("Query", "ticket-events", True)]
