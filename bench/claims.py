@@ -3,8 +3,8 @@
 The queue is filled straight into the emulator's table (set-up, not the pipeline, not
 measured): copies of a real ticket threaded from an SMS, each with its own id, ref, JET score
 and the queue_slot / rank / timer fields set exactly as services/scoring.py and
-services/sweep.py set them, serialised by the model's own attributes. The depth is then read
-back with a COUNT Query on the queue-rank index. Then an agent claims through
+services/sweep.py set them, serialised by the model's own attributes. The depth is then
+counted back in that table (the tickets holding the queue's slot). Then an agent claims through
 POST /queues/{queue}/claim (authorizer, agent look-up, the claim transaction, the re-read),
 counted on the app's botocore client. Target: the same at every depth.
 """
@@ -83,8 +83,8 @@ def main() -> None:
                 table.put_item(item)
             return time.perf_counter() - start
 
-        def waiting() -> int:
-            return sum(1 for item in table.all_items()
+        def waiting() -> int:   # the tickets table has a hash key only: one item per key
+            return sum(1 for item in table.items.values()
                        if "queue_slot" in item.attrs and item.attrs["queue_slot"].value == QUEUE)
 
         meter = Meter(models._shared["connection"].client).start()
