@@ -123,7 +123,7 @@ def _take(who: Actor, queue: str, slot: str, candidate: Ticket, now, lease_until
             held = _as_taken(candidate.id, who.id, None if slot != queue else queue)
             New(audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=held.queue,
                             offered=True if slot != queue else None)).into(tx)
-            tx.save(outbox.integrator_event(held, "ticket.assigned"))
+            New(outbox.integrator_event(held, "ticket.assigned")).into(tx)
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise

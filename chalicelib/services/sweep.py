@@ -15,6 +15,7 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from .. import clock
 from ..domain import timers
 from ..storage.models import Customer, Ticket, TicketEvent, transaction
+from ..storage.writes import New
 from . import affinity, agents, audit, bot, jetconfig, outbox, routing, scoring
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     customer = Customer.get(ticket.customer_id, consistent_read=ticket.status == "bot")
     result = scoring.rescore(ticket, customer, cause, now)
     turn = bot.on_rescore(ticket, customer, result, now)  # quiet after the bot's answer: closed; risen: to people
-    writes += turn.writes + ([customer] if turn.customer_changed else [])
+    writes += turn.writes
     updates += turn.updates
     logged = [w for w in writes if isinstance(w, TicketEvent)]
     if logged:  # the score's history entry rides on the change's audit entry
@@ -100,13 +101,15 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     ticket.updated_at = now
     arm(ticket, now)
     try:
-        if not writes and not updates:
+        if not writes and not updates and not turn.customer_changed:
             ticket.save()  # only re-scored, too little to record (most runs): a plain versioned put
         else:
             with transaction() as tx:
                 tx.save(ticket)
+                if turn.customer_changed:
+                    tx.save(customer)
                 for item in outbox.bundle(writes):
-                    tx.save(item)
+                    New(item).into(tx)
                 for update in updates:
                     update.into(tx)
     except (TransactWriteError, PutError) as exc:

@@ -89,7 +89,7 @@ def _one_outbox_item(writes: list) -> list:
     """The change's outbox intents as one item (``outbox.bundle``)."""
     def is_intent(write) -> bool:
         return isinstance(write, Put) and isinstance(write.item, Outbox)
-    return [w for w in writes if not is_intent(w)] + [Put(item) for item in outbox.bundle(
+    return [w for w in writes if not is_intent(w)] + [New(item) for item in outbox.bundle(
         [w.item for w in writes if is_intent(w)])]
 
 
@@ -149,8 +149,8 @@ def reply(who: Actor, ticket_id: str, text: Optional[str], status: str = "pendin
         own = [affinity.remember(ticket.customer_id, who.id, ticket.updated_at)] if ticket.assignee == who.id else []
         return load + from_bot + own + [
             New(message),
-            Put(outbox.customer_message(ticket, message)),
-            Put(outbox.integrator_event(ticket, "ticket.replied", {"message_id": message.id})),
+            New(outbox.customer_message(ticket, message)),
+            New(outbox.integrator_event(ticket, "ticket.replied", {"message_id": message.id})),
             New(audit.entry(ticket.id, f"agent:{who.id}", "replied", ticket.reply_to.get("channel"),
                             canned_response=canned_response_id)),
         ]
@@ -183,7 +183,7 @@ def release(who: Actor, ticket_id: str) -> dict[str, Any]:
         _must_hold(who, ticket)
         freed = _freed(ticket)
         _unassign(ticket)
-        return freed + [Put(outbox.agent_alert(ticket, "released")),
+        return freed + [New(outbox.agent_alert(ticket, "released")),
                         New(audit.entry(ticket.id, f"agent:{who.id}", "released", queue=ticket.queue))]
     return presenters.ticket(_change(who, ticket_id, change))
 
@@ -215,8 +215,8 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             routing.take_off_queue(ticket)
             limit = agents.actor_of(target).limit(ticket.channel)
             moves.append(agents.load_of(agent, ticket.channel, +1, limit))
-            moves.append(Put(outbox.integrator_event(ticket, "ticket.assigned")))
-        return moves + [Put(outbox.agent_alert(ticket, f"transferred by {who.id}")),
+            moves.append(New(outbox.integrator_event(ticket, "ticket.assigned")))
+        return moves + [New(outbox.agent_alert(ticket, f"transferred by {who.id}")),
                         New(audit.entry(ticket.id, f"agent:{who.id}", "transferred", queue=ticket.queue, agent=agent))]
     return presenters.ticket(_change(who, ticket_id, change))
 
@@ -237,7 +237,7 @@ def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
         if customer.open_ticket_id == ticket.id:
             customer.open_ticket_id, customer.last_ticket_id = None, ticket.id
         affinity.remembered(customer, ticket.assignee or who.id, ticket.updated_at)  # their agent for a while
-        return freed + [Put(customer), Put(outbox.integrator_event(ticket, "ticket.resolved")),
+        return freed + [Put(customer), New(outbox.integrator_event(ticket, "ticket.resolved")),
                         New(audit.entry(ticket.id, f"agent:{who.id}", "resolved"))]
     return presenters.ticket(_change(who, ticket_id, change))
 
@@ -251,7 +251,7 @@ def feedback(who: Actor, ticket_id: str, emotion: str, note: Optional[str]) -> d
         ticket.agent_feedback = (list(ticket.agent_feedback or []) + [entry])[-FEEDBACK_KEPT:]
         scoring.rescore(ticket, Customer.get(ticket.customer_id), f"agent feedback: {emotion}")
         return [New(audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion, jet=ticket.score_change)),
-                Put(outbox.integrator_event(ticket, "jet.changed"))]
+                New(outbox.integrator_event(ticket, "jet.changed"))]
     return presenters.ticket(_change(who, ticket_id, change))
 
 
