@@ -35,6 +35,15 @@ def check(schema: str, data: Any) -> Any:
     """Validate already-parsed data (a JSON body, or the fields of a form)."""
     errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
-        details = [{"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message} for e in errors]
+        details = [{"path": "/" + "/".join(map(str, e.absolute_path)), "message": _message(e)} for e in errors]
         raise Unprocessable(f"body does not match the {schema} schema", details)
     return data
+
+
+def _message(error) -> str:
+    """jsonschema's own words, except for a choice of fields, where they are a dump of the body."""
+    choices = error.schema["oneOf"] if error.validator == "oneOf" else None
+    fields = [f for choice in choices or [] for f in choice.get("required", [])]
+    if not choices or len(fields) != len(choices):
+        return error.message
+    return "exactly one of " + ", ".join(f"'{f}'" for f in fields) + " is required"

@@ -39,8 +39,10 @@ def verify(request: RawRequest, settings) -> dict[str, Any]:
     try:
         return jwt.decode(token, _key(settings), algorithms=["HS256"], audience=AUDIENCE,
                           options={"require": ["exp", "sub"]})
-    except jwt.PyJWTError as exc:
-        raise Unauthorized(f"invalid chat session: {exc}") from None
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the chat session has expired; start a new one") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("the chat session token is not valid; start a new session") from None
 
 
 def normalize(session: dict[str, Any], text: str, client_id: str) -> list[InboundMessage]:

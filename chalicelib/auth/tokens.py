@@ -42,6 +42,8 @@ def verify(settings, token: str) -> Principal:
             return Principal(claims.get("cognito:username") or claims.get("username") or claims["sub"], role)
         claims = jwt.decode(token, settings.jwt_secret, algorithms=["HS256"], issuer=settings.jwt_issuer,
                             audience=settings.jwt_audience, options={"require": ["exp", "sub"]})
-    except jwt.PyJWTError as exc:
-        raise Unauthorized(f"invalid token: {exc}") from None
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the token has expired; sign in again") from None
+    except jwt.PyJWTError:  # which check failed stays with us: it would only help a forger
+        raise Unauthorized("the token is not valid") from None
     return Principal(claims["sub"], claims.get("role", "agent"))

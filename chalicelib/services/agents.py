@@ -92,8 +92,18 @@ def set_duty(who: Actor, on: bool) -> dict:
 
 
 def require_queue(who: Actor, queue: str) -> None:
+    """Members reach their queues; a supervisor reaches any queue that exists (one key lookup)."""
     if not who.may_work(queue):
         raise Forbidden(f"not a member of queue {queue!r}")
+    if queue not in who.queues:
+        must_exist(queue)
+
+
+def must_exist(queue: str) -> None:
+    try:
+        Queue.get(queue, attributes_to_get=["name"])
+    except Queue.DoesNotExist:
+        raise NotFound(f"no queue {queue}") from None
 
 
 def local_token(settings, agent_id: str) -> str:

@@ -9,7 +9,7 @@ from .. import clock
 from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
-from ..storage.models import Agent, Customer, Message, Outbox, Queue, Ticket, TicketEvent, tickets_by_id, transaction
+from ..storage.models import Agent, Customer, Message, Outbox, Ticket, TicketEvent, tickets_by_id, transaction
 from ..storage.writes import New, Put
 from . import affinity, agents, audit, bot, canned, customers, outbox, presenters, routing, scoring, sweep
 from .agents import Actor
@@ -99,6 +99,12 @@ def _freed(ticket: Ticket) -> list:
         else []
 
 
+def _must_be_open(ticket: Ticket) -> None:
+    """A resolved ticket is done: the customer's next message reopens it (within the reopen window)."""
+    if ticket.status == "resolved":
+        raise Conflict("ticket is resolved; the customer's next message reopens it")
+
+
 def _must_hold(who: Actor, ticket: Ticket) -> None:
     if ticket.assignee != who.id and not who.is_supervisor:
         raise Forbidden("only the assignee or a supervisor can do this")
@@ -125,6 +131,7 @@ def reply(who: Actor, ticket_id: str, text: Optional[str], status: str = "pendin
     def change(ticket: Ticket) -> list:
         if ticket.assignee and ticket.assignee != who.id and not who.is_supervisor:
             raise Forbidden(f"ticket is assigned to {ticket.assignee}")
+        _must_be_open(ticket)
         affinity.check_reserved(who, ticket)
         if not who.speaks(ticket.language) and not who.is_supervisor:
             raise Forbidden("ticket is in a language you do not handle")
@@ -173,6 +180,7 @@ def accept(who: Actor, ticket_id: str) -> dict[str, Any]:
     def change(ticket: Ticket) -> list:
         if ticket.assignee != who.id:
             raise Conflict("claim the ticket first; it is not yours")
+        _must_be_open(ticket)
         ticket.lease_expires_at = None
         return [New(audit.entry(ticket.id, f"agent:{who.id}", "accepted"))]
     return presenters.ticket(_change(who, ticket_id, change))
@@ -181,6 +189,7 @@ def accept(who: Actor, ticket_id: str) -> dict[str, Any]:
 def release(who: Actor, ticket_id: str) -> dict[str, Any]:
     def change(ticket: Ticket) -> list:
         _must_hold(who, ticket)
+        _must_be_open(ticket)
         freed = _freed(ticket)
         _unassign(ticket)
         return freed + [New(outbox.agent_alert(ticket, "released")),
@@ -196,14 +205,12 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
         except Agent.DoesNotExist:
             raise NotFound(f"no agent {agent}") from None
     if queue:
-        try:
-            Queue.get(queue)
-        except Queue.DoesNotExist:
-            raise NotFound(f"no queue {queue}") from None
+        agents.must_exist(queue)
 
     def change(ticket: Ticket) -> list:
         if ticket.assignee:
             _must_hold(who, ticket)
+        _must_be_open(ticket)
         if queue and not who.may_work(queue) and not who.is_supervisor and ticket.assignee != who.id:
             raise Forbidden(f"not a member of queue {queue!r}")
         moves = _freed(ticket) + bot.taken_by_person(ticket)

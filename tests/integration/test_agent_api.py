@@ -80,6 +80,14 @@ def atomic_moto(monkeypatch):
     monkeypatch.setattr(DynamoHandler, "call_action", serialised)
 
 
+def test_a_queue_that_does_not_exist_is_404_even_to_a_supervisor(stack, http):
+    headers = bearer(stack.settings, "sam")
+    for response in (http.get("/queues/nosuch/tickets", headers=headers),
+                     http.post("/queues/nosuch/claim", headers=headers)):
+        assert response.status_code == 404 and response.json_body["error"]["code"] == "not_found"
+    assert http.get("/queues/general/tickets", headers=headers).status_code == 200
+
+
 def test_a_claim_from_a_stale_index_view_skips_a_ticket_already_taken(stack, http, monkeypatch):
     two_tickets(stack, http)
     stale = list(Ticket.queue_rank.query("general"))
@@ -138,6 +146,10 @@ def test_a_reply_body_is_validated(stack, http):
     headers = {**bearer(stack.settings, "bob"), "Content-Type": "application/json"}
     response = http.post(f"/tickets/{ticket_id}/replies", headers=headers, body='{"text": ""}')
     assert response.status_code == 422
+    both = http.post(f"/tickets/{ticket_id}/replies", headers=headers,
+                     body='{"text": "Found it", "canned_response_id": "bag-found"}')
+    assert both.status_code == 422 and both.json_body["error"]["details"] == [
+        {"path": "/", "message": "exactly one of 'text', 'canned_response_id' is required"}]
     assert list(Message.query(ticket_id))[-1].author == "system"
 
 

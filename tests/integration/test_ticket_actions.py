@@ -116,3 +116,15 @@ def test_the_ticket_view_carries_the_customer(stack, http):
     ticket = claimed(stack, http)
     view = http.get(f"/tickets/{ticket['id']}", headers=bearer(stack.settings, "bob")).json_body
     assert view["customer"]["id"] == ticket["customer_id"] and "phone:+14155550123" in view["customer"]["contacts"]
+
+
+def test_a_resolved_ticket_takes_no_reply_release_or_transfer_and_stays_resolved(stack, http):
+    ticket = claimed(stack, http)
+    act(stack, http, "bob", ticket["id"], "resolve")
+    before = Ticket.get(ticket["id"])
+    for action, body in [("replies", {"text": "One more thing"}), ("release", None),
+                         ("transfer", {"queue": "disruption"}), ("accept", None)]:
+        response = act(stack, http, "bob", ticket["id"], action, body)
+        assert response.status_code == 409 and "resolved" in response.json_body["error"]["message"], action
+    after = Ticket.get(ticket["id"])
+    assert (after.status, after.version, after.queue_slot) == ("resolved", before.version, None)

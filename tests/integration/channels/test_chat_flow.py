@@ -75,6 +75,9 @@ def test_chat_without_a_session_is_401_and_a_flood_is_429(stack, http, monkeypat
     minute = (int(time.time()) // 60) * 60 + 1.0
     monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: minute))  # one window, however slow the run
     assert http.get("/channels/chat/messages").status_code == 401
+    forged = http.get("/channels/chat/messages", headers={"Authorization": "Bearer forged"})
+    assert forged.status_code == 401
+    assert forged.json_body["error"]["message"] == "the chat session token is not valid; start a new session"
     session = start(http)
     codes = [say(http, session, f"message {i}").status_code for i in range(25)]
     assert codes.count(202) == 20 and codes[-1] == 429

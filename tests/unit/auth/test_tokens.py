@@ -12,14 +12,14 @@ def test_a_locally_issued_token_verifies_to_its_agent(settings):
     assert principal == tokens.Principal("alice", "agent")
 
 
-def test_an_expired_token_is_refused(settings):
-    with pytest.raises(Unauthorized):
+def test_an_expired_token_is_refused_and_told_to_sign_in_again(settings):
+    with pytest.raises(Unauthorized, match="expired; sign in again"):
         tokens.verify(settings, tokens.issue(settings, "alice", ttl_seconds=-10))
 
 
 def test_a_token_from_another_issuer_secret_is_refused(settings):
     other = dataclasses.replace(settings, jwt_secret="not-our-secret-but-long-enough-for-hs256")
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match="^the token is not valid$"):
         tokens.verify(settings, tokens.issue(other, "alice"))
 
 
