@@ -84,16 +84,20 @@ def time_pressure(f: Facts, config: dict[str, Any]) -> Indicator:
     return Indicator("time_pressure", value, f"{seg.get('flight', 'next flight')} departs in {hours:.1f} h")
 
 
+BAGGAGE = {"lost": 0.7, "delayed": 0.5, "damaged": 0.4}  # a baggage tracer's word on a segment's bags
+
+
 def disruption(f: Facts, intent: str) -> Indicator:
     worst = Indicator("disruption", 0.0, "no disruption known")
     for seg in f.journey.get("segments", []):
         flight, status = seg.get("flight", "a flight"), seg.get("status")
-        delay = int(seg.get("delay_minutes") or 0)
+        delay, bags = int(seg.get("delay_minutes") or 0), seg.get("baggage_status")
         candidates = [
             (status == "cancelled", 1.0, f"{flight} is cancelled"),
             (status == "diverted", 0.9, f"{flight} was diverted"),
             (bool(seg.get("connection_at_risk")), 0.8, f"connection after {flight} is at risk"),
             (delay > 0, _clamp(0.2 + delay / 300), f"{flight} is delayed {delay} min"),
+            (bags in BAGGAGE, BAGGAGE.get(bags, 0.0), f"baggage from {flight} is {bags}"),
         ]
         for hit, value, reason in candidates:
             if hit and value > worst.value:

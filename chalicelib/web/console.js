@@ -334,7 +334,8 @@ function renderCustomer(c) {
         h("td", {}, s.flight), h("td", {}, `${s.origin || "?"} → ${s.destination || "?"}`),
         h("td", {}, dateTime(s.scheduled_departure)),
         h("td", {}, s.status, s.delay_minutes ? ` +${s.delay_minutes} min` : "",
-          s.connection_at_risk ? " · connection at risk" : ""))))),
+          s.connection_at_risk ? " · connection at risk" : "",
+          s.baggage_status ? ` · baggage ${s.baggage_status}` : ""))))),
   ]);
   state.seen.customer = undefined;   // the other-tickets list lives inside the customer block
 }

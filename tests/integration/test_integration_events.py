@@ -78,6 +78,18 @@ def test_a_cancelled_flight_raises_the_priority_of_the_open_ticket(stack, http):
     assert after.queue == "disruption"
 
 
+def test_a_bag_the_tracer_reports_lost_raises_the_baggage_ticket(stack, http):
+    sms(stack, http, "SM" + "4" * 32, "Where is my bag? It was not on the belt")
+    stack.pump.drain()
+    ticket_id = Customer.get(Identity.get("phone:+14155550123").customer_id).open_ticket_id
+    before = Ticket.get(ticket_id).jet["score"]
+    assert post(stack, http, event("integration/journey_bag_lost.json")).status_code == 202
+    stack.pump.drain()
+    after = Ticket.get(ticket_id)
+    disruption = next(i for i in after.jet["indicators"] if i["key"] == "disruption")
+    assert after.jet["score"] > before and disruption["reason"] == "baggage from AF123 is lost"
+
+
 def test_an_event_naming_only_the_booking_reference_finds_the_customer(stack, http):
     booking = {**event("integration/journey_cancelled.json"), "id": "evt_booking_1"}
     assert post(stack, http, booking).status_code == 202  # links booking X7K2QD to +14155550123

@@ -42,6 +42,14 @@ def test_a_confirmed_cancellation_outranks_the_same_words_alone():
     assert "cancelled" in indicators(confirmed)["disruption"].reason
 
 
+def test_lost_baggage_confirmed_on_the_journey_is_a_disruption_but_bag_words_alone_are_not():
+    words = ["Where is my bag? It did not arrive"]
+    assert indicators(score_of(facts(texts=words)))["disruption"].value == 0.0
+    lost = indicators(score_of(facts(texts=words, journey={"segments": [segment("arrived", -2,
+                                                                                 baggage_status="lost")]})))
+    assert (lost["disruption"].value, lost["disruption"].reason) == (0.7, "baggage from AF123 is lost")
+
+
 def test_a_cancellation_outranks_a_question():
     assert score_of(facts(texts=["my flight is cancelled"])).score > \
         score_of(facts(texts=["what time does check-in open?"])).score

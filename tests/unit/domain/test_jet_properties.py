@@ -26,7 +26,8 @@ facts = st.builds(
         "flight": st.just("AF1"),
         "scheduled_departure": st.integers(-24, 200).map(lambda h: (NOW + timedelta(hours=h)).isoformat()),
         "status": st.sampled_from(["scheduled", "delayed", "cancelled", "diverted"]),
-        "delay_minutes": st.integers(0, 600), "connection_at_risk": st.booleans()}), max_size=2)
+        "delay_minutes": st.integers(0, 600), "connection_at_risk": st.booleans(),
+        "baggage_status": st.sampled_from([None, "delayed", "damaged", "lost"])}), max_size=2)
     .map(lambda segments: {"segments": segments}),
     inbound_count=st.integers(1, 6), channels_used=st.integers(1, 3),
     agent_emotions=st.lists(st.sampled_from(list(jet.EMOTIONS)), max_size=2).map(tuple),
