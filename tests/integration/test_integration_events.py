@@ -63,30 +63,30 @@ def test_malformed_json_gets_400(stack, http):
     assert response.json_body["error"]["code"] == "bad_request"
 
 
-def test_a_cancelled_flight_raises_the_priority_of_the_open_ticket(stack, http):
-    sms(stack, http, "SM" + "3" * 32, "Hi, can I change my seat?")
+def rescored_by(stack, http, text, journey_event):
+    """The customer's open ticket after their SMS and then the journey event, with its score before."""
+    sms(stack, http, "SM" + "3" * 32, text)
     stack.pump.drain()
     ticket_id = Customer.get(Identity.get("phone:+14155550123").customer_id).open_ticket_id
     before = Ticket.get(ticket_id).jet["score"]
-    assert post(stack, http, event("integration/journey_cancelled.json")).status_code == 202
+    assert post(stack, http, event(journey_event)).status_code == 202
     stack.pump.drain()
     after = Ticket.get(ticket_id)
+    return before, after, next(i for i in after.jet["indicators"] if i["key"] == "disruption")
+
+
+def test_a_cancelled_flight_raises_the_priority_of_the_open_ticket(stack, http):
+    before, after, disruption = rescored_by(stack, http, "Hi, can I change my seat?",
+                                            "integration/journey_cancelled.json")
     assert after.jet["score"] > before
-    disruption = next(i for i in after.jet["indicators"] if i["key"] == "disruption")
     assert disruption["value"] == 1.0 and "AF123 is cancelled" in disruption["reason"]
     assert scoring.history(after.id)[-1]["cause"] == "journey.updated"
     assert after.queue == "disruption"
 
 
 def test_a_bag_the_tracer_reports_lost_raises_the_baggage_ticket(stack, http):
-    sms(stack, http, "SM" + "4" * 32, "Where is my bag? It was not on the belt")
-    stack.pump.drain()
-    ticket_id = Customer.get(Identity.get("phone:+14155550123").customer_id).open_ticket_id
-    before = Ticket.get(ticket_id).jet["score"]
-    assert post(stack, http, event("integration/journey_bag_lost.json")).status_code == 202
-    stack.pump.drain()
-    after = Ticket.get(ticket_id)
-    disruption = next(i for i in after.jet["indicators"] if i["key"] == "disruption")
+    before, after, disruption = rescored_by(stack, http, "Where is my bag? It was not on the belt",
+                                            "integration/journey_bag_lost.json")
     assert after.jet["score"] > before and disruption["reason"] == "baggage from AF123 is lost"
 
 
