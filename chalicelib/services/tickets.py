@@ -211,6 +211,9 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
         if ticket.assignee:
             _must_hold(who, ticket)
         _must_be_open(ticket)
+        affinity.check_reserved(who, ticket)
+        if agent == who.id and not who.speaks(ticket.language) and not who.is_supervisor:
+            raise Forbidden("ticket is in a language you do not handle")
         if queue and not who.may_work(queue) and not who.is_supervisor and ticket.assignee != who.id:
             raise Forbidden(f"not a member of queue {queue!r}")
         moves = _freed(ticket) + bot.taken_by_person(ticket)
@@ -235,6 +238,7 @@ def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
             _must_hold(who, ticket)
         if ticket.status == "resolved":
             raise Conflict("already resolved")
+        affinity.check_reserved(who, ticket)
         freed = _freed(ticket) + bot.taken_by_person(ticket)
         ticket.status, ticket.resolved_at, ticket.resolved_by = "resolved", ticket.updated_at, who.id
         ticket.state_key = rules.state_key("resolved", ticket.id)

@@ -128,3 +128,12 @@ def test_a_resolved_ticket_takes_no_reply_release_or_transfer_and_stays_resolved
         assert response.status_code == 409 and "resolved" in response.json_body["error"]["message"], action
     after = Ticket.get(ticket["id"])
     assert (after.status, after.version, after.queue_slot) == ("resolved", before.version, None)
+
+
+def test_an_agent_cannot_transfer_to_themselves_a_ticket_in_a_language_they_do_not_handle(stack, http):
+    sms(stack, http, "SM" + "5" * 32, "Bonjour, ma valise n'est pas arrivée à Lisbonne")
+    stack.pump.drain()
+    [waiting] = list(Ticket.queue_rank.query("general"))
+    refused = act(stack, http, "bob", waiting.id, "transfer", {"agent": "bob"})
+    assert refused.status_code == 403 and "language" in refused.json_body["error"]["message"]
+    assert Ticket.get(waiting.id).assignee is None
