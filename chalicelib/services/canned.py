@@ -8,7 +8,7 @@ from pynamodb.exceptions import DeleteError, PutError
 
 from .. import clock
 from ..domain import canned as templates
-from ..errors import BadRequest, Conflict, NotFound, Unprocessable
+from ..errors import Conflict, NotFound, Unprocessable
 from ..storage.models import CannedResponse, Customer, Ticket
 from . import jetconfig, presenters
 
@@ -27,10 +27,7 @@ def view(item: CannedResponse) -> dict[str, Any]:
 
 def listing(cursor: Optional[str] = None) -> dict[str, Any]:
     """Every canned response, oldest first, a page at a time (one Query on the listing index)."""
-    start = presenters.decode_cursor(cursor)
-    if start is not None and (set(start) != {"id", "listing"} or start["listing"] != {"S": "all"}
-                              or not isinstance(start["id"], dict) or not isinstance(start["id"].get("S"), str)):
-        raise BadRequest("cursor is not one this list gave out")
+    start = presenters.decode_cursor(cursor, ("listing", "id"), listing="all")
     result = CannedResponse.all_items.query("all", limit=PAGE, last_evaluated_key=start)
     return presenters.page([view(item) for item in result], result.last_evaluated_key)
 

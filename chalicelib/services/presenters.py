@@ -102,13 +102,21 @@ def encode_cursor(key: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: Optional[str]) -> Optional[dict]:
+def decode_cursor(cursor: Optional[str], keys: tuple[str, ...], **fixed: str) -> Optional[dict]:
+    """The page key a cursor carries, if it has this list's shape: exactly ``keys``, each a short
+    string (``fixed`` ones with that value). Anything else would reach DynamoDB and fail there."""
     if not cursor:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(key, dict):
-            raise ValueError
     except ValueError:
-        raise BadRequest("cursor is not one this API gave out") from None
+        key = None
+    if not (isinstance(key, dict) and set(key) == set(keys) and all(_is_key_string(v) for v in key.values())
+            and all(key[name]["S"] == value for name, value in fixed.items())):
+        raise BadRequest("cursor is not one this list gave out")
     return key
+
+
+def _is_key_string(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) \
+        and 0 < len(value["S"]) <= 1024

@@ -43,8 +43,8 @@ def _figures(name: str, slot: str) -> dict[str, Any]:
 
 def tickets(who: Actor, queue: str, cursor: Optional[str] = None, limit: Optional[int] = None) -> dict:
     slot = affinity.slot(who, queue)
-    start = presenters.decode_cursor(cursor)
-    if start is not None and start.get("queue_slot", {}).get("S") != slot:
+    start = presenters.decode_cursor(cursor, ("queue_slot", "rank", "id"))
+    if start is not None and start["queue_slot"]["S"] != slot:
         raise BadRequest("cursor belongs to another queue")
     result = Ticket.queue_rank.query(slot, limit=limit or get_settings().queue_page_size,
                                      last_evaluated_key=start)

@@ -15,7 +15,7 @@ from . import conversations, deliveries, intake, notifier, presenters
 def listing(day: Optional[str], cursor: Optional[str]) -> dict[str, Any]:
     day = day or clock.now().date().isoformat()
     result = DeadLetter.by_day.query(day, scan_index_forward=False, limit=50,
-                                     last_evaluated_key=presenters.decode_cursor(cursor))
+                                     last_evaluated_key=presenters.decode_cursor(cursor, ("day", "id"), day=day))
     items = [{"id": d.id, "source": d.source, "reason": d.reason, "created_at": clock.iso(d.created_at),
               "replayable": bool(d.payload.get("replayable")), "replayed_at": clock.iso(d.replayed_at)}
              for d in result]

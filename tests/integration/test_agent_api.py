@@ -43,9 +43,14 @@ def test_a_queue_lists_the_highest_score_first_in_pages(stack, http):
     assert [t["id"] for t in rest["items"]] == [first["items"][1]["id"]]
 
 
-def test_a_garbage_cursor_gets_400(stack, http):
-    response = http.get("/queues/general/tickets?cursor=%%%", headers=bearer(stack.settings, "bob"))
-    assert response.status_code == 400
+def test_a_garbage_or_crafted_cursor_gets_400(stack, http):
+    from chalicelib.services.presenters import encode_cursor
+    bob, sam = bearer(stack.settings, "bob"), bearer(stack.settings, "sam")
+    crafted = [encode_cursor(key) for key in ({"queue_slot": "x"}, {"queue_slot": {"S": "general"}},
+                                              {"queue_slot": {"S": "general"}, "rank": {"N": "1"}, "id": {"S": "a"}})]
+    for cursor in ["%%%", *crafted]:
+        assert http.get(f"/queues/general/tickets?cursor={cursor}", headers=bob).status_code == 400, cursor
+        assert http.get(f"/admin/dead-letters?cursor={cursor}", headers=sam).status_code == 400, cursor
 
 
 def test_claim_takes_the_best_ticket_under_a_lease(stack, http):
