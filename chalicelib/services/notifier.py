@@ -23,6 +23,7 @@ from channels.base import ProviderRefused, ProviderUnavailable
 
 from .. import clock
 from ..auth.signatures import standard_webhook_headers
+from ..errors import Unprocessable
 from ..settings import get_settings
 from ..storage.models import DeadLetter, Identity, Message, Outbox
 from . import agents, ingest, outbox, providers, webhooks
@@ -235,9 +236,13 @@ def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id
                       separators=(",", ":")).encode()
     headers = {"content-type": "application/json",
                **standard_webhook_headers(target["secret"], delivery_id, body)}
-    import requests  # on first use (cold starts)
     try:
-        answer = providers.http().post(target["url"], data=body, headers=headers, timeout=10)
+        webhooks.check_url(target["url"])  # again at send time: its name may resolve elsewhere by now
+    except Unprocessable as exc:
+        raise PermanentFailure(f"webhook refused: {exc.message}") from None
+    import requests  # on first use (cold starts)
+    try:  # no redirects: a 3xx to a private address would get around the check
+        answer = providers.http().post(target["url"], data=body, headers=headers, timeout=10, allow_redirects=False)
     except requests.RequestException as exc:
         raise TransientFailure(f"webhook unreachable: {type(exc).__name__}") from None
     if not 200 <= answer.status_code < 300:

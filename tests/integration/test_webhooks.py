@@ -51,3 +51,21 @@ def test_outside_the_local_stage_private_and_plain_http_urls_are_refused(stack, 
     monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(stack.settings, stage="prod"))
     with pytest.raises(Unprocessable):
         webhooks.check_url(url)
+
+
+def test_a_delivery_checks_the_address_again_and_never_follows_a_redirect(stack, monkeypatch):
+    from types import SimpleNamespace
+
+    from chalicelib.services import notifier, providers
+    posted = []
+    session = SimpleNamespace(post=lambda url, **kw: posted.append((url, kw)) or SimpleNamespace(status_code=204))
+    monkeypatch.setattr(providers, "http", lambda: session)
+    secret = "whsec_" + "A" * 43 + "="
+    monkeypatch.setattr(webhooks, "target", lambda _id: {"url": "https://10.0.0.8/hook", "secret": secret})
+    monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(stack.settings, stage="prod"))
+    with pytest.raises(notifier.PermanentFailure, match="non-public"):
+        notifier._post_webhook("msg_1", "ticket.created", {"ticket_id": "t"}, "wh_1")
+    assert posted == []
+    monkeypatch.setattr(settings_module, "_settings", stack.settings)  # local: any address, still no redirects
+    notifier._post_webhook("msg_2", "ticket.created", {"ticket_id": "t"}, "wh_1")
+    assert posted[0][0] == "https://10.0.0.8/hook" and posted[0][1]["allow_redirects"] is False
