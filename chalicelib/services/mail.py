@@ -23,8 +23,9 @@ def receive_ses(notification: dict[str, Any]) -> intake.Receipt:
     try:
         return intake.store_all(email.normalize(raw))
     except ApiError as exc:
-        ingest.reject(SOURCE, exc.message, {"x-ses-message-id": str(notification.get("mail", {}).get("messageId"))},
-                      raw, replayable=True)
-        log.warning("inbound mail refused", extra={"reason": exc.message})
+        ses_id = {"x-ses-message-id": str(notification.get("mail", {}).get("messageId"))}
+        letter = ingest.reject(SOURCE, exc.message, ses_id, raw, replayable=True)
+        # the reason may quote the sender's address: it stays in the dead letter, out of the logs
+        log.warning("inbound mail refused", extra={"code": exc.code, "dead_letter": letter})
         return intake.Receipt()
 

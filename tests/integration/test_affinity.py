@@ -132,8 +132,8 @@ def test_nobody_else_claims_or_takes_from_someone_elses_personal_slot(stack, htt
     assert http.get("/queues/agent:alice/tickets", headers=sam).status_code == 403
     assert http.post("/queues/mine/claim", headers=bob).status_code == 204      # his own slot is empty
     assert http.post("/queues/general/claim", headers=bob).status_code == 204
-    for action, body in (("replies", {"text": "Me!"}), ("transfer", {"agent": "bob"}), ("transfer", {"queue": "general"}),
-                         ("resolve", None)):
+    for action, body in (("replies", {"text": "Me!"}), ("transfer", {"agent": "bob"}),
+                         ("transfer", {"queue": "general"}), ("resolve", None)):
         refused = http.post(f"/tickets/{first['id']}/{action}", headers={**bob, **JSON},
                             body=json.dumps(body) if body else None)
         assert refused.status_code == 403 and "offered to alice" in refused.json_body["error"]["message"], action

@@ -64,3 +64,19 @@ def test_calls_the_help_form_and_status_links_log_neither_contacts_nor_links(sta
     assert caplog.records
     for leaked in [PHONE, PHONE[1:], EMAIL, link, link.split(".")[2], stack.settings.twilio_auth_token]:
         assert leaked not in text, f"{leaked[:6]}… appears in the logs"
+
+
+def test_a_refused_mail_logs_its_dead_letter_not_the_address_that_made_it_fail(stack, http, caplog):
+    import boto3
+
+    from tests.conftest import event
+    caplog.set_level(logging.INFO)
+    notification = event("email/ses_sns_utf8.json")
+    notification["content"] = event("email/invalid_from.eml").decode()
+    boto3.client("sns", region_name="us-east-1").publish(
+        TopicArn=f"arn:aws:sns:us-east-1:123456789012:{stack.settings.inbound_mail_topic}",
+        Message=json.dumps(notification))
+    stack.pump.drain()
+    [refused] = [r for r in caplog.records if r.getMessage() == "inbound mail refused"]
+    assert refused.dead_letter and refused.code == "unprocessable"
+    assert "example..com" not in "\n".join(JsonFormatter().format(r) for r in caplog.records)
