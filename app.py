@@ -10,7 +10,7 @@ import channels
 from chalicelib import logs, openapi, sources, validation, web
 from chalicelib.auth import tokens
 from chalicelib.clock import iso
-from chalicelib.errors import ApiError, Forbidden, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.errors import ApiError, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from chalicelib.services import (
     agents,
     bot,
@@ -72,10 +72,20 @@ def secure_headers(event, get_response):
     return response
 
 
+MAX_PATH_ID = 200  # our ids are ULIDs and short names; DynamoDB refuses keys over 2 KB with a 500-worthy error
+
+
+def _no_oversized_ids(params) -> None:
+    for name, value in (params or {}).items():
+        if len(value) > MAX_PATH_ID:
+            raise NotFound(f"no {name.removesuffix('_id').replace('_', ' ')} with an id that long")
+
+
 @app.middleware("http")
 def json_errors(event, get_response):
     """Every error leaves as {"error": {...}}, including Chalice's own (415, 405)."""
     try:
+        _no_oversized_ids(event.uri_params)
         response = get_response(event)
     except ApiError as exc:
         return _error(exc.status, exc.code, exc.message, exc.details, exc.headers)

@@ -232,3 +232,31 @@ def test_a_webhook_subscription_aimed_inside_our_network_is_refused(stack, http,
         body = json.dumps({"url": url, "events": ["ticket.created"]})
         refused(http.post("/admin/webhooks", headers=headers, body=body), 422, "unprocessable")
     assert http.get("/admin/webhooks", headers=bearer(stack.settings, "sam")).json_body["items"] == []
+
+
+@pytest.fixture
+def dynamodb_key_limits():
+    """DynamoDB refuses a partition key over 2048 bytes with a ValidationException; moto does not check."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.storage import models
+
+    def refuse_long_keys(params, model, **kwargs):
+        keys = [params.get("Key") or {}] + [k for t in (params.get("RequestItems") or {}).values()
+                                            for k in t.get("Keys", [])]
+        if any(len(v.get("S", "")) > 2048 for key in keys for v in key.values()):
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "key too long"}}, model.name)
+
+    client = models._shared["connection"].client
+    client.meta.events.register("before-parameter-build.dynamodb", refuse_long_keys)
+    yield
+    client.meta.events.unregister("before-parameter-build.dynamodb", refuse_long_keys)
+
+
+def test_an_id_longer_than_any_we_give_out_is_404_not_a_dynamodb_error(stack, http, dynamodb_key_limits):
+    sam, long_id = bearer(stack.settings, "sam"), "x" * 3000
+    for path in (f"/tickets/{long_id}", f"/customers/{long_id}", f"/tickets/{long_id}/canned-responses"):
+        response = http.get(path, headers=sam)
+        assert response.status_code == 404 and response.json_body["error"]["code"] == "not_found", path
+        assert long_id not in response.json_body["error"]["message"]
+    assert http.post(f"/admin/dead-letters/{long_id}/replay", headers=sam).status_code == 404
