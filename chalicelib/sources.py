@@ -10,6 +10,7 @@ from channels import twilio_sms
 from channels.base import json_object
 
 from . import validation
+from .services import mail
 from .services.intake import Source, register
 from .settings import get_settings
 
@@ -41,9 +42,14 @@ EMAIL = _adapter_source("email/inbound", "email", "email", parse=lambda r: r.bod
 META = _adapter_source("meta", "meta", "meta", parse=_json)
 X = _adapter_source("x", "x", "x", parse=_json)
 TELEGRAM = _adapter_source("telegram", "telegram", "telegram", parse=_json)
-EMAIL_SES = register(Source(
-    "email/ses", channel="email", parse=lambda r: r.body, verify=lambda r: r.body,  # SNS → Lambda: IAM
-    normalize=lambda raw: channels.for_provider("email").normalize(raw)))
+def _kept_ses_mail(request) -> tuple[bytes, bool]:
+    """A dead-lettered SES mail: its bytes and SES's verdict on its sender, kept beside it."""
+    return request.body, request.header(mail.AUTHENTICATED_HEADER) == "true"
+
+
+EMAIL_SES = register(Source(  # only replays come this way: SNS → Lambda is authenticated by IAM
+    "email/ses", channel="email", parse=_kept_ses_mail, verify=_kept_ses_mail,
+    normalize=lambda kept: channels.for_provider("email").normalize(*kept)))
 INTEGRATIONS = register(Source(
     "integrations/events", channel="api", parse=lambda r: r.body,
     verify=lambda r: channels.for_provider("api").verify(r, get_settings()) or r.body,

@@ -48,18 +48,33 @@ def verify(request: RawRequest, settings) -> bytes:
     return request.body
 
 
+UNAUTHENTICATED = "unauthenticated-email"  # the contact kind of a From that DMARC did not prove
+
+
 @refuses_malformed("email")
-def normalize(raw: bytes) -> list[InboundMessage]:
+def normalize(raw: bytes, authenticated: bool = True) -> list[InboundMessage]:
+    """``authenticated``: the receiving server proved the From domain (DMARC). When it did not,
+    the address is only what the mail claims: answers still go there, but the mail is kept apart
+    from the customer who really owns the address (``unauthenticated-email:`` identity, the
+    address recorded unverified), so nobody writes into another's tickets by forging a From."""
     msg = _parse(raw)
     sender, sender_name = _sender(msg)
     subject = str(msg.get("Subject") or "").strip() or None
     return [InboundMessage(
         channel="email", provider="email", provider_message_id=_message_id(msg, raw),
-        sender_kind="email", sender=sender, sender_name=sender_name, recipient=_recipient(msg),
-        subject=subject, text=new_text(_body_text(msg)), thread_refs=_thread_refs(msg),
+        sender_kind="email" if authenticated else UNAUTHENTICATED, sender=sender, sender_name=sender_name,
+        recipient=_recipient(msg), subject=subject, text=new_text(_body_text(msg)), thread_refs=_thread_refs(msg),
         attachments=tuple(_attachment(p) for p in _file_parts(msg)),
         automated=is_automated(msg, sender),
+        unverified_contacts=() if authenticated else (("email", sender),),
     )]
+
+
+def sender_authenticated(notification: dict) -> bool:
+    """SES's verdict on the From domain: DMARC passed (SPF or DKIM aligned with it). SPF or DKIM
+    alone proves only some domain, not the one in From."""
+    verdict = ((notification.get("receipt") or {}).get("dmarcVerdict") or {}).get("status")
+    return str(verdict).upper() == "PASS"
 
 
 def ticket_ref(subject: Optional[str]) -> Optional[str]:

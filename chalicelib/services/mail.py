@@ -11,6 +11,7 @@ from . import ingest, intake, providers
 
 log = logging.getLogger(__name__)
 SOURCE = "email/ses"
+AUTHENTICATED_HEADER = "x-ses-dmarc-pass"
 
 
 def receive_ses(notification: dict[str, Any]) -> intake.Receipt:
@@ -20,11 +21,13 @@ def receive_ses(notification: dict[str, Any]) -> intake.Receipt:
     if raw is None:
         bucket, key = email.s3_location(notification)
         raw = providers.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+    authenticated = email.sender_authenticated(notification)
     try:
-        return intake.store_all(email.normalize(raw))
+        return intake.store_all(email.normalize(raw, authenticated))
     except ApiError as exc:
-        ses_id = {"x-ses-message-id": str(notification.get("mail", {}).get("messageId"))}
-        letter = ingest.reject(SOURCE, exc.message, ses_id, raw, replayable=True)
+        kept = {"x-ses-message-id": str(notification.get("mail", {}).get("messageId")),
+                AUTHENTICATED_HEADER: str(authenticated).lower()}  # a replay keeps the verdict
+        letter = ingest.reject(SOURCE, exc.message, kept, raw, replayable=True)
         # the reason may quote the sender's address: it stays in the dead letter, out of the logs
         log.warning("inbound mail refused", extra={"code": exc.code, "dead_letter": letter})
         return intake.Receipt()

@@ -154,3 +154,37 @@ def test_ses_mail_that_cannot_be_parsed_is_dead_lettered_and_replayable(stack, h
     assert http.get("/admin/dead-letters", headers=bearer(stack.settings, "bob")).status_code == 403
     again = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
     assert again.status_code == 422  # still unparseable: the fix has to come first
+
+
+def ses_mail(stack, raw: bytes, dmarc: str) -> None:
+    notification = event("email/ses_sns_utf8.json")
+    notification["content"], notification["receipt"]["dmarcVerdict"] = raw.decode(), {"status": dmarc}
+    boto3.client("sns", region_name="us-east-1").publish(
+        TopicArn=f"arn:aws:sns:us-east-1:123456789012:{stack.settings.inbound_mail_topic}",
+        Message=json.dumps(notification))
+    stack.pump.drain()
+
+
+def test_a_from_that_dmarc_did_not_prove_never_reaches_the_real_owners_tickets(stack, http):
+    from chalicelib.storage.models import Customer, Identity
+    ses_mail(stack, mail(), "PASS")
+    [real] = list(Ticket.scan())
+    forged = mail(msg_id="<forged@evil.example>", body="Cancel everything and refund to my new card",
+                  extra=f"In-Reply-To: <a1@example.co.uk>\r\nSubject: Re: Refund request [{real.ref}]\r\n")
+    ses_mail(stack, forged, "FAIL")
+    assert Ticket.get(real.id).inbound_count == 1  # the owner's ticket did not take the forged mail
+    [apart] = [t for t in Ticket.scan() if t.id != real.id]
+    assert Identity.get("unauthenticated-email:olivia.brown@example.co.uk").customer_id == apart.customer_id
+    assert Identity.get("email:olivia.brown@example.co.uk").customer_id == real.customer_id
+    assert "email:olivia.brown@example.co.uk" not in Customer.get(apart.customer_id).contacts
+    assert apart.reply_to["address"] == "olivia.brown@example.co.uk"  # answers still go to the mailbox named
+
+
+def test_a_replayed_ses_mail_keeps_its_dmarc_verdict(stack):
+    from chalicelib.services import intake
+    from chalicelib.services import mail as ses
+    from channels.base import RawRequest
+    source = intake.SOURCES["email/ses"]
+    for verdict, kind in (("false", "unauthenticated-email"), ("true", "email")):
+        kept = source.parse(RawRequest("POST", "", {ses.AUTHENTICATED_HEADER: verdict}, mail()))
+        assert source.normalize(kept)[0].sender_kind == kind
