@@ -96,6 +96,8 @@ class Settings:
                 raise SettingsError(f"missing setting {name}")
             return value
 
+        if "AWS_LAMBDA_FUNCTION_NAME" in env and not env.get("JETDESK_STAGE"):
+            raise SettingsError("missing setting JETDESK_STAGE: on Lambda the local stage's shortcuts stay off")
         stage = env.get("JETDESK_STAGE", "local")
         host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
         public_base_url = env.get("PUBLIC_BASE_URL") or (
