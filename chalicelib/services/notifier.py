@@ -236,17 +236,16 @@ def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id
                       separators=(",", ":")).encode()
     headers = {"content-type": "application/json",
                **standard_webhook_headers(target["secret"], delivery_id, body)}
-    try:
-        webhooks.check_url(target["url"])  # again at send time: its name may resolve elsewhere by now
-    except Unprocessable as exc:
-        raise PermanentFailure(f"webhook refused: {exc.message}") from None
     import requests  # on first use (cold starts)
-    try:  # no redirects: a 3xx to a private address would get around the check
-        answer = providers.http().post(target["url"], data=body, headers=headers, timeout=10, allow_redirects=False)
-    except requests.RequestException as exc:
+    import urllib3
+    try:
+        status = webhooks.post(target["url"], body, headers)
+    except Unprocessable as exc:  # checked again at send time: its name may resolve elsewhere by now
+        raise PermanentFailure(f"webhook refused: {exc.message}") from None
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise TransientFailure(f"webhook unreachable: {type(exc).__name__}") from None
-    if not 200 <= answer.status_code < 300:
-        raise TransientFailure(f"webhook answered {answer.status_code}")
+    if not 200 <= status < 300:
+        raise TransientFailure(f"webhook answered {status}")
 
 
 def _integrator_event(intent: Outbox) -> None:

@@ -12,7 +12,7 @@ from .. import clock
 from ..errors import NotFound, Unprocessable
 from ..settings import get_settings
 from ..storage.models import Outbox, Setting
-from . import outbox
+from . import outbox, providers
 
 KEY = "webhooks"
 DEMO = "demo"
@@ -33,21 +33,50 @@ def _public(subscription: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in subscription.items() if k != "secret"}
 
 
-def check_url(url: str) -> None:
-    """Outside the local stage: https only, and never a private, loopback or link-local address (SSRF)."""
+def check_url(url: str) -> Optional[str]:
+    """Outside the local stage: https only, and never a private, loopback or link-local address (SSRF).
+
+    Returns the checked address to connect to (None on the local stage, which posts to its sinks).
+    """
     if get_settings().is_local:
-        return
+        return None
     parsed = urlparse(url)
     if parsed.scheme != "https" or not parsed.hostname:
         raise Unprocessable("webhook URLs must be https")
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parsed.hostname, parsed.port or 443)}
+        addresses = [info[4][0] for info in socket.getaddrinfo(parsed.hostname, parsed.port or 443,
+                                                               type=socket.SOCK_STREAM)]
     except socket.gaierror:
         raise Unprocessable(f"cannot resolve {parsed.hostname}") from None
     for address in addresses:
         ip = ipaddress.ip_address(address)
         if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
             raise Unprocessable(f"{parsed.hostname} resolves to a non-public address")
+    return addresses[0]
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST one delivery and return the status; never follows a redirect (a 3xx to a private address).
+
+    Outside the local stage the connection goes to the address ``check_url`` approved, with the
+    URL's name kept for TLS (SNI and the certificate check) and the Host header: resolving the
+    name again to connect would let its DNS answer change in between (DNS rebinding).
+    """
+    address = check_url(url)
+    if address is None:
+        return providers.http().post(url, data=body, headers=headers, timeout=10, allow_redirects=False).status_code
+    import certifi  # on first use (cold starts)
+    import urllib3
+    parsed = urlparse(url)
+    pool = urllib3.HTTPSConnectionPool(address, parsed.port or 443, server_hostname=parsed.hostname,
+                                       assert_hostname=parsed.hostname, cert_reqs="CERT_REQUIRED",
+                                       ca_certs=certifi.where(), timeout=urllib3.Timeout(10), retries=False)
+    path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
+    try:
+        return pool.urlopen("POST", path, body=body, headers={**headers, "Host": parsed.netloc},
+                            redirect=False, retries=False).status
+    finally:
+        pool.close()
 
 
 def listing() -> dict[str, Any]:

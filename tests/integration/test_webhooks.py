@@ -1,6 +1,7 @@
 """Integrators subscribe to ticket events; each delivery is signed with their own secret."""
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import pytest
 from standardwebhooks import Webhook
@@ -54,8 +55,6 @@ def test_outside_the_local_stage_private_and_plain_http_urls_are_refused(stack, 
 
 
 def test_a_delivery_checks_the_address_again_and_never_follows_a_redirect(stack, monkeypatch):
-    from types import SimpleNamespace
-
     from chalicelib.services import notifier, providers
     posted = []
     session = SimpleNamespace(post=lambda url, **kw: posted.append((url, kw)) or SimpleNamespace(status_code=204))
@@ -69,3 +68,97 @@ def test_a_delivery_checks_the_address_again_and_never_follows_a_redirect(stack,
     monkeypatch.setattr(settings_module, "_settings", stack.settings)  # local: any address, still no redirects
     notifier._post_webhook("msg_2", "ticket.created", {"ticket_id": "t"}, "wh_1")
     assert posted[0][0] == "https://10.0.0.8/hook" and posted[0][1]["allow_redirects"] is False
+
+
+def test_a_delivery_connects_to_the_address_it_checked_even_if_the_name_resolves_elsewhere_next(stack, monkeypatch):
+    import socket
+
+    import urllib3
+    answers = iter([[(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))],
+                    [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 443))]])
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", lambda *a, **kw: next(answers))
+    pools = []
+
+    class Pool:
+        def __init__(self, host, port, **kw):
+            pools.append((host, port, kw))
+
+        def urlopen(self, method, path, **kw):
+            pools.append((method, path, kw["headers"]["Host"], kw["redirect"]))
+            return SimpleNamespace(status=204)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(urllib3, "HTTPSConnectionPool", Pool)
+    monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(stack.settings, stage="prod"))
+    assert webhooks.post("https://hooks.example.com/in?k=1", b"{}", {}) == 204
+    (host, port, options), sent = pools
+    assert (host, port) == ("93.184.216.34", 443)
+    assert options["server_hostname"] == options["assert_hostname"] == "hooks.example.com"
+    assert sent == ("POST", "/in?k=1", "hooks.example.com", False)
+
+
+@pytest.fixture
+def tls_hook(tmp_path):
+    """An HTTPS subscriber on loopback whose certificate names hooks.example.com, from a throwaway CA."""
+    import http.server
+    import ssl
+    import threading
+
+    import trustme
+    ca = trustme.CA()
+    seen = {}
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.update(path=self.path, host=self.headers["Host"],
+                        body=self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    def serve(name):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert(name).configure_cert(context)
+        context.sni_callback = lambda sock, server_name, ctx: seen.update(sni=server_name)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_address[1]
+
+    servers = []
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    yield SimpleNamespace(serve=serve, seen=seen, ca=str(tmp_path / "ca.pem"))
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def pinned_to_loopback(stack, monkeypatch, ca):
+    """As if the subscriber's name had resolved to a checked public address that is the test's server."""
+    import certifi
+    monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(stack.settings, stage="prod"))
+    monkeypatch.setattr(webhooks, "check_url", lambda url: "127.0.0.1")
+    monkeypatch.setattr(certifi, "where", lambda: ca)
+
+
+def test_a_pinned_delivery_keeps_the_subscribers_name_for_tls_and_the_host_header(stack, monkeypatch, tls_hook):
+    port = tls_hook.serve("hooks.example.com")
+    pinned_to_loopback(stack, monkeypatch, tls_hook.ca)
+    json_header = {"content-type": "application/json"}
+    assert webhooks.post(f"https://hooks.example.com:{port}/in", b'{"a":1}', json_header) == 204
+    assert tls_hook.seen == {"sni": "hooks.example.com", "path": "/in", "host": f"hooks.example.com:{port}",
+                             "body": b'{"a":1}'}
+
+
+def test_a_pinned_delivery_refuses_a_certificate_for_another_name(stack, monkeypatch, tls_hook):
+    import urllib3
+    port = tls_hook.serve("elsewhere.example.com")
+    pinned_to_loopback(stack, monkeypatch, tls_hook.ca)
+    with pytest.raises(urllib3.exceptions.SSLError):
+        webhooks.post(f"https://hooks.example.com:{port}/in", b"{}", {})
+    assert "path" not in tls_hook.seen
