@@ -114,6 +114,9 @@ def _take(who: Actor, queue: str, slot: str, candidate: Ticket, now, lease_until
              Ticket.timer_shard.set(timers.shard(candidate.id)),
              Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))]
     load = agents.load_of(who.id, candidate.channel, +1, who.limit(candidate.channel))
+    # the rank index does not project the version: None would make PynamoDB SET it to 1, and a
+    # writer holding a stale copy at 1 would then pass its version check and undo the claim
+    candidate.version = candidate.version or 0
     try:
         with transaction() as tx:
             tx.update(candidate, actions=taken, add_version_condition=False,

@@ -212,6 +212,8 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             _must_hold(who, ticket)
         _must_be_open(ticket)
         affinity.check_reserved(who, ticket)
+        if agent and agent == ticket.assignee and ticket.status == "assigned":
+            raise Conflict(f"{agent} already holds this ticket")
         if agent == who.id and not who.speaks(ticket.language) and not who.is_supervisor:
             raise Forbidden("ticket is in a language you do not handle")
         if queue and not who.may_work(queue) and not who.is_supervisor and ticket.assignee != who.id:

@@ -2,8 +2,11 @@
 import json
 from datetime import timedelta
 
+import pytest
+from pynamodb.exceptions import PutError
+
 from chalicelib.services import scoring
-from chalicelib.storage.models import Customer, Ticket
+from chalicelib.storage.models import Agent, Customer, Ticket
 
 from .conftest import bearer, sms
 
@@ -137,3 +140,25 @@ def test_an_agent_cannot_transfer_to_themselves_a_ticket_in_a_language_they_do_n
     refused = act(stack, http, "bob", waiting.id, "transfer", {"agent": "bob"})
     assert refused.status_code == 403 and "language" in refused.json_body["error"]["message"]
     assert Ticket.get(waiting.id).assignee is None
+
+
+def test_a_claim_moves_the_version_on_so_a_copy_read_before_it_cannot_undo_it(stack, http):
+    sms(stack, http, "SM" + "1" * 32, "Where is my bag?")
+    stack.pump.drain()
+    [stale] = list(Ticket.queue_rank.query("general"))
+    stale = Ticket.get(stale.id, consistent_read=True)
+    claimed_id = http.post("/queues/general/claim", headers=bearer(stack.settings, "bob")).json_body["id"]
+    assert Ticket.get(claimed_id, consistent_read=True).version == stale.version + 1
+    with pytest.raises(PutError):
+        stale.save()  # a writer that read the ticket before the claim (a reply, the sweep, a new message)
+    assert Ticket.get(claimed_id, consistent_read=True).assignee == "bob"
+
+
+def test_a_transfer_to_the_agent_who_holds_the_ticket_is_409_and_changes_nothing(stack, http):
+    ticket = claimed(stack, http)
+    version = Ticket.get(ticket["id"], consistent_read=True).version
+    assert act(stack, http, "sam", ticket["id"], "transfer", {"agent": "bob"}).status_code == 409
+    assert act(stack, http, "bob", ticket["id"], "transfer", {"agent": "bob"}).status_code == 409
+    kept = Ticket.get(ticket["id"], consistent_read=True)
+    assert (kept.assignee, kept.status, kept.version) == ("bob", "assigned", version)
+    assert Agent.get("bob", consistent_read=True).load.as_dict() == {"sms": 1}
