@@ -27,9 +27,8 @@ from .agents import Actor
 def remember(customer_id: str, agent_id: str, at: datetime) -> Update:
     """A transaction update of the customer: this agent handled their case now. It moves the
     customer's version on, so a concurrent versioned save of the customer retries from a fresh read."""
-    customer = Customer(customer_id)
-    customer.version = 0   # any number: with no version condition PynamoDB then ADDs 1 (None would SET it to 1)
-    return Update(customer, [Customer.last_agent.set(agent_id), Customer.last_agent_at.set(at)], Customer.id.exists())
+    return Update(Customer(customer_id), [Customer.last_agent.set(agent_id), Customer.last_agent_at.set(at)],
+                  Customer.id.exists())
 
 
 def remembered(customer: Customer, agent_id: str, at: datetime) -> None:

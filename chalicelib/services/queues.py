@@ -14,7 +14,7 @@ from ..domain.inbound import CHANNELS
 from ..errors import BadRequest
 from ..settings import get_settings
 from ..storage.models import Ticket, tickets_by_id, transaction
-from ..storage.writes import New
+from ..storage.writes import New, Update
 from . import affinity, agents, audit, outbox, presenters
 from .agents import Actor
 
@@ -114,14 +114,10 @@ def _take(who: Actor, queue: str, slot: str, candidate: Ticket, now, lease_until
              Ticket.timer_shard.set(timers.shard(candidate.id)),
              Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))]
     load = agents.load_of(who.id, candidate.channel, +1, who.limit(candidate.channel))
-    # the rank index does not project the version: None would make PynamoDB SET it to 1, and a
-    # writer holding a stale copy at 1 would then pass its version check and undo the claim
-    candidate.version = candidate.version or 0
     try:
         with transaction() as tx:
-            tx.update(candidate, actions=taken, add_version_condition=False,
-                      condition=(Ticket.queue_slot == slot) & Ticket.assignee.does_not_exist()
-                      & (Ticket.status == "open"))
+            Update(candidate, taken, (Ticket.queue_slot == slot) & Ticket.assignee.does_not_exist()
+                   & (Ticket.status == "open")).into(tx)
             load.into(tx)
             held = _as_taken(candidate.id, who.id, None if slot != queue else queue)
             New(audit.entry(candidate.id, f"agent:{who.id}", "claimed", queue=held.queue,

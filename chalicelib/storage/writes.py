@@ -26,6 +26,11 @@ class Update:
     condition: Optional[Any] = None
 
     def into(self, tx: TransactWrite) -> None:
+        version = self.model._version_attribute_name
+        if version and getattr(self.model, version) is None:
+            # an item built from its key or read from an index has no version: PynamoDB would SET
+            # it to 1, and a stale copy at 1 would then pass its version check; any number ADDs 1
+            setattr(self.model, version, 0)
         tx.update(self.model, actions=self.actions, condition=self.condition, add_version_condition=False)
 
 

@@ -1,4 +1,4 @@
-from chalicelib.storage.models import Agent, TicketEvent
+from chalicelib.storage.models import Agent, Ticket, TicketEvent
 from chalicelib.storage.writes import New, Put, Update
 
 
@@ -31,3 +31,9 @@ def test_an_update_never_adds_a_version_condition_of_its_own():
     tx = Recorder()
     Update(agent, [Agent.load["sms"].add(1)], Agent.id.exists()).into(tx)
     assert tx.calls == [("update", agent, "attribute_exists (id)", False)]
+
+
+def test_an_update_of_a_versioned_item_known_only_by_its_key_moves_its_version_on():
+    ticket = Ticket("T1")  # as read from an index that does not project the version
+    Update(ticket, [Ticket.status.set("assigned")]).into(Recorder())
+    assert ticket.version == 0  # PynamoDB then ADDs 1; a missing version would be SET to 1
