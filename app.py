@@ -545,9 +545,17 @@ def handle_inbound(event):
 
 @app.on_dynamodb_record(stream_arn=settings.stream_arn("outbox"), batch_size=25, starting_position="TRIM_HORIZON")
 def handle_outbox(event):
+    """Intents in stream order; the first that fails is reported with every record after it
+    (ReportBatchItemFailures), so Lambda retries from there and not the ones already delivered."""
     for record in event:
-        if record.event_name == "INSERT":
+        if record.event_name != "INSERT":
+            continue
+        try:
             notifier.deliver(models.Outbox.from_raw_data(record.new_image))
+        except Exception as exc:  # noqa: BLE001 - reported to Lambda, which retries from this record
+            app.log.warning("outbox record failed; retried from here", extra={"error": type(exc).__name__})
+            return {"batchItemFailures": [{"itemIdentifier": record.sequence_number}]}
+    return {"batchItemFailures": []}
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
@@ -564,4 +572,5 @@ def handle_inbound_mail(event):
 @app.on_sqs_message(queue=settings.notify_retry_queue, batch_size=1)
 def handle_notify_retry(event):
     for record in event:
-        notifier.redeliver(json.loads(record.body)["outbox_id"])
+        body = json.loads(record.body)
+        notifier.redeliver(body["outbox_id"], body.get("attempts"))

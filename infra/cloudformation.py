@@ -80,6 +80,7 @@ def template(stage: str) -> dict[str, Any]:
         "NotifyRetryDLQ": _queue(f"{prefix}-notify-retry-dlq"),
         "NotifyRetryQueue": _queue(f"{prefix}-notify-retry", dlq="NotifyRetryDLQ"),
         "StreamFailures": _queue(f"{prefix}-stream-failures"),
+        "MailFailures": _queue(f"{prefix}-mail-failures"),
         "AgentAlertsTopic": {"Type": "AWS::SNS::Topic", "Properties": {
             "TopicName": f"{prefix}-agent-alerts", "KmsMasterKeyId": "alias/aws/sns"}},
         "InboundMailTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{prefix}-inbound-mail"}},
@@ -128,6 +129,8 @@ def template(stage: str) -> dict[str, Any]:
                                       "AWS/SQS", [{"Name": "QueueName", "Value": f"{prefix}-notify-retry-dlq"}]),
         "StreamFailuresAlarm": _alarm(f"{prefix}-stream-failures", "ApproximateNumberOfMessagesVisible",
                                       "AWS/SQS", [{"Name": "QueueName", "Value": f"{prefix}-stream-failures"}]),
+        "MailFailuresAlarm": _alarm(f"{prefix}-mail-failures", "ApproximateNumberOfMessagesVisible",
+                                    "AWS/SQS", [{"Name": "QueueName", "Value": f"{prefix}-mail-failures"}]),
     })
     for response_type, status, code, message in (
             ("UNAUTHORIZED", "401", "unauthorized", "missing or invalid bearer token"),
@@ -160,8 +163,14 @@ def template(stage: str) -> dict[str, Any]:
         name = _function(function)
         resources[name]["Properties"]["Events"] = {f"{name}DynamodbEventSource": {"Properties": {
             "Stream": {"Fn::GetAtt": [_logical(model), "StreamArn"]}, "StartingPosition": "TRIM_HORIZON",
-            "MaximumRetryAttempts": 5, "BisectBatchOnFunctionError": True, "MaximumRecordAgeInSeconds": 86400,
+            "MaximumRetryAttempts": 5, "BisectBatchOnFunctionError": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"], "MaximumRecordAgeInSeconds": 86400,
             "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["StreamFailures", "Arn"]}}}}}}
+    # SNS invokes the mail handler asynchronously: after Lambda's own 2 retries the SNS event
+    # (which names the raw mail in S3) is kept here rather than dropped
+    resources[_function("handle_inbound_mail")]["Properties"]["EventInvokeConfig"] = {
+        "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600,
+        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["MailFailures", "Arn"]}}}}
     for model in models.ALL_MODELS:
         resources[f"{_logical(model)}ThrottlesAlarm"] = _alarm(
             f"{prefix}-{models.base_name(model)}-throttles", "ThrottledRequests", "AWS/DynamoDB",

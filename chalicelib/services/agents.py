@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pynamodb.exceptions import TransactWriteError
+
 from ..auth import tokens
 from ..auth.tokens import Principal
 from ..domain import tickets as rules
-from ..errors import Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Queue, Ticket, transaction
 from ..storage.writes import Update
 
 DEFAULT_CAPACITY = 5
+DUTY_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -82,13 +85,27 @@ def on_duty(queue: str) -> set[str]:
 
 
 def set_duty(who: Actor, on: bool) -> dict:
-    """Go on or off duty: the agent's flag and the roster of each of their queues in one transaction."""
-    with transaction() as tx:
-        tx.update(Agent(who.id), actions=[Agent.on_duty.set(on)], condition=Agent.id.exists())
-        for name in who.queues:
-            roster = Queue.on_duty.add({who.id}) if on else Queue.on_duty.delete({who.id})
-            tx.update(Queue(name), actions=[roster], condition=Queue.name.exists())
-    return {"agent": who.id, "on_duty": on, "queues": list(who.queues)}
+    """Go on or off duty: the agent's flag and the roster of each of their queues in one transaction.
+    A queue deleted since is left out; a roster another agent changes at the same moment is retried."""
+    queues = list(who.queues)
+    for _ in range(DUTY_ATTEMPTS):
+        try:
+            with transaction() as tx:
+                tx.update(Agent(who.id), actions=[Agent.on_duty.set(on)], condition=Agent.id.exists())
+                for name in queues:
+                    roster = Queue.on_duty.add({who.id}) if on else Queue.on_duty.delete({who.id})
+                    tx.update(Queue(name), actions=[roster], condition=Queue.name.exists())
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
+            failed = [getattr(r, "code", None) == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []]
+            if failed[:1] == [True]:  # items go in the order written: the agent first
+                raise NotFound(f"no agent {who.id}") from None
+            gone = {name for name, missing in zip(queues, failed[1:], strict=False) if missing}
+            queues = [name for name in queues if name not in gone]
+            continue
+        return {"agent": who.id, "on_duty": on, "queues": queues}
+    raise Conflict("the rosters kept changing; try again")
 
 
 def require_queue(who: Actor, queue: str) -> None:

@@ -11,7 +11,7 @@ from typing import Mapping, Union
 from pynamodb.exceptions import PutError
 
 from .. import clock
-from ..domain.inbound import InboundMessage, IntegrationEvent
+from ..domain.inbound import Attachment, InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import DeadLetter
 from ..storage.models import InboundMessage as InboundItem
@@ -20,11 +20,26 @@ from . import providers
 KEEP_INBOUND = timedelta(days=90)
 KEEP_REJECTED = timedelta(days=14)
 MAX_KEPT_BODY = 64 * 1024
+# A text longer than this is kept whole as an attachment and cut short in the items: DynamoDB
+# refuses items over 400 KB, and the timeline and the threading read the text on every message.
+MAX_STORED_TEXT = 32 * 1024
+FULL_TEXT = "full-message.txt"
 _DROPPED_HEADERS = {"authorization", "cookie", "x-api-key"}
 
 
 def _conditional_failed(exc: PutError) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _shorten(message: InboundMessage) -> InboundMessage:
+    """A text over MAX_STORED_TEXT: cut short with a note, the whole of it attached as a file."""
+    if len(message.text) <= MAX_STORED_TEXT:
+        return message
+    whole = message.text.encode("utf-8")
+    note = f"\n\n[cut short: the whole message ({len(whole)} bytes) is attached as {FULL_TEXT}]"
+    return dataclasses.replace(
+        message, text=message.text[:MAX_STORED_TEXT] + note,
+        attachments=(*message.attachments, Attachment(FULL_TEXT, "text/plain; charset=utf-8", len(whole), whole)))
 
 
 def _stash_attachments(message: InboundMessage) -> InboundMessage:
@@ -44,7 +59,7 @@ def _stash_attachments(message: InboundMessage) -> InboundMessage:
 def store(message: Union[InboundMessage, IntegrationEvent]) -> bool:
     """Store once per dedup key; True if new, False if this delivery was already stored."""
     if isinstance(message, InboundMessage):
-        message = _stash_attachments(message)
+        message = _stash_attachments(_shorten(message))
     received = clock.now()
     item = InboundItem(
         message.dedup_key,

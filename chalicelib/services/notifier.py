@@ -9,12 +9,18 @@ An intent with several targets (a ``change`` item's parts, a page to each on-dut
 integrator event to each subscriber) is delivered target by target in the same run; only a
 target that fails is written as an intent of its own (id ``<parent>.<target>``, stable across
 redeliveries), which then has its own attempts, retries, dead letter and replay.
+
+One run at a time: a run first leases the intent (a conditional write naming the attempt it was
+handed, so a stale stream image or an old retry message finds it taken), and settles it only
+under its own lease. A run that finds the lease held by another comes back after it expires, so
+a run that died holding it delays the intent and loses nothing.
 """
 from __future__ import annotations
 
 import json
 import logging
 import random
+from datetime import timedelta
 
 from pynamodb.exceptions import UpdateError
 
@@ -31,6 +37,7 @@ from . import agents, ingest, outbox, providers, webhooks
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_DELAY_SECONDS = 900
+LEASE = timedelta(seconds=60)  # longer than a run may last (lambda_timeout: 30 s)
 
 
 class TransientFailure(Exception):
@@ -43,23 +50,55 @@ class PermanentFailure(Exception):
 
 def deliver(intent: Outbox) -> None:
     """Deliver one intent, scheduling a retry or failing it as the provider's answer says."""
-    if intent.status != "pending":
+    if intent.status != "pending" or not _lease(intent):
         return
+    lease = intent.sending_until
     try:
-        (_deliver_change if intent.kind == "change" else _HANDLERS[intent.kind])(intent)
-    except TransientFailure as exc:
-        _retry_later(intent, str(exc))
-        return
-    except PermanentFailure as exc:
-        _fail(intent, str(exc))
-        return
-    _settle(intent, [Outbox.status.set("done"), Outbox.attempts.add(1)])
+        try:
+            (_deliver_change if intent.kind == "change" else _HANDLERS[intent.kind])(intent)
+        except TransientFailure as exc:
+            _retry_later(intent, str(exc))
+        except PermanentFailure as exc:
+            _fail(intent, str(exc))
+        else:
+            _settle(intent, [Outbox.status.set("done"), Outbox.attempts.add(1)])
+    except Exception:
+        _release(intent, lease)  # the stream's retry takes it again now, not once the lease runs out
+        raise
+
+
+def _lease(intent: Outbox) -> bool:
+    """Take the intent for this run; False when it has moved on or another run holds it (then
+    this run's turn is rescheduled for when that lease runs out)."""
+    now = clock.now()
+    free = Outbox.sending_until.does_not_exist() | (Outbox.sending_until < now)
+    if _conditional(intent, [Outbox.sending_until.set(now + LEASE)],
+                    (Outbox.status == "pending") & (Outbox.attempts == intent.attempts) & free):
+        return True
+    stored = Outbox.get(intent.id, consistent_read=True)
+    if stored.status == "pending" and stored.attempts == intent.attempts and stored.sending_until:
+        wait = int((stored.sending_until - now).total_seconds()) + 1
+        _schedule(intent.id, intent.attempts, min(MAX_DELAY_SECONDS, max(1, wait)))
+    return False
 
 
 def _settle(intent: Outbox, actions: list) -> bool:
-    """Update a pending intent; False if another run (a batch retry) already settled it."""
+    """Update the intent this run leased, and release it; False if it no longer holds the lease."""
+    return _conditional(intent, [*actions, Outbox.sending_until.remove()],
+                        (Outbox.status == "pending") & (Outbox.sending_until == intent.sending_until))
+
+
+def _release(intent: Outbox, lease) -> None:
     try:
-        intent.update(actions=actions, condition=Outbox.status == "pending")
+        _conditional(intent, [Outbox.sending_until.remove()],
+                     (Outbox.status == "pending") & (Outbox.sending_until == lease))
+    except Exception:  # noqa: BLE001 - the run's own failure is what is raised; this lease just runs out
+        log.warning("lease not released; it runs out", extra={"outbox": intent.id})
+
+
+def _conditional(intent: Outbox, actions: list, condition) -> bool:
+    try:
+        intent.update(actions=actions, condition=condition)
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
@@ -67,26 +106,37 @@ def _settle(intent: Outbox, actions: list) -> bool:
     return True
 
 
-def redeliver(outbox_id: str) -> None:
-    """From the retry queue: read the intent fresh and try again."""
+def redeliver(outbox_id: str, attempts: int | None = None) -> None:
+    """From the retry queue (or a replay): read the intent fresh and try again; a message for an
+    attempt the intent has moved past is another run's, already done."""
     try:
-        deliver(Outbox.get(outbox_id, consistent_read=True))
+        intent = Outbox.get(outbox_id, consistent_read=True)
     except Outbox.DoesNotExist:
         log.warning("retry for an unknown outbox item", extra={"outbox": outbox_id})
+        return
+    if attempts is None or intent.attempts == attempts:
+        deliver(intent)
+
+
+def _schedule(outbox_id: str, attempts: int, delay: int) -> None:
+    sqs = providers.sqs()
+    url = sqs.get_queue_url(QueueName=get_settings().notify_retry_queue)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, DelaySeconds=delay,
+                     MessageBody=json.dumps({"outbox_id": outbox_id, "attempts": attempts}))
 
 
 def _retry_later(intent: Outbox, reason: str) -> None:
-    if not _settle(intent, [Outbox.attempts.add(1)]):
+    """The next attempt is scheduled before this one is counted: a run that stops in between
+    leaves a message for an attempt never counted (skipped when it comes), never none at all."""
+    attempt = intent.attempts + 1
+    if attempt >= MAX_ATTEMPTS:
+        _fail(intent, f"gave up after {attempt} attempts: {reason}")
         return
-    if intent.attempts >= MAX_ATTEMPTS:
-        _fail(intent, f"gave up after {intent.attempts} attempts: {reason}")
-        return
-    delay = backoff(intent.attempts)
-    sqs = providers.sqs()
-    url = sqs.get_queue_url(QueueName=get_settings().notify_retry_queue)["QueueUrl"]
-    sqs.send_message(QueueUrl=url, DelaySeconds=delay, MessageBody=json.dumps({"outbox_id": intent.id}))
-    log.info("delivery retry scheduled", extra={"outbox": intent.id, "attempt": intent.attempts,
-                                                "delay": delay, "reason": reason[:200]})
+    delay = backoff(attempt)
+    _schedule(intent.id, attempt, delay)
+    if _settle(intent, [Outbox.attempts.add(1)]):
+        log.info("delivery retry scheduled", extra={"outbox": intent.id, "attempt": attempt,
+                                                    "delay": delay, "reason": reason[:200]})
 
 
 def backoff(attempt: int) -> int:
@@ -101,7 +151,8 @@ def _fail(intent: Outbox, reason: str) -> None:
     intent no longer pending) is told from another run having settled it: only then is the
     letter withdrawn."""
     letter = _dead_letter(intent, reason)
-    if _settle(intent, [Outbox.status.set("failed"), Outbox.dead_letter.set(letter)]) or _named(intent, letter):
+    if _settle(intent, [Outbox.status.set("failed"), Outbox.attempts.add(1), Outbox.dead_letter.set(letter)]) \
+            or _named(intent, letter):
         _record_failure(intent, reason)
 
 

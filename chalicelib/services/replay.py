@@ -50,10 +50,12 @@ def _replay_record(letter: DeadLetter) -> dict[str, Any]:
         return {"applied": deliveries.apply(StatusUpdate(**record["status_update"]))}
     if "outbox_id" in record:
         intent = Outbox.get(record["outbox_id"], consistent_read=True)
-        if intent.status != "failed" or intent.dead_letter not in (None, letter.id):
+        resumed = intent.status == "pending" and intent.dead_letter == letter.id  # a replay stopped half-way
+        if not resumed and (intent.status != "failed" or intent.dead_letter not in (None, letter.id)):
             raise Conflict(f"intent {intent.id} is {intent.status} since; nothing to replay")
-        intent.update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0), Outbox.dead_letter.remove()],
-                      condition=Outbox.status == "failed")
+        if not resumed:  # still naming this letter until it fails again, so a replay cut off here resumes
+            intent.update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0),
+                                   Outbox.dead_letter.set(letter.id)], condition=Outbox.status == "failed")
         if intent.kind == "customer_message" and intent.message_id:  # failed is final, except by replay
             Message(intent.ticket_id, intent.message_id).update(
                 actions=[Message.delivery_status.set("pending"), Message.failure_reason.remove()],

@@ -271,6 +271,7 @@ class Outbox(_Base):
     status = UnicodeAttribute(default="pending")  # pending | done | failed
     attempts = NumberAttribute(default=0)
     dead_letter = UnicodeAttribute(null=True)  # the dead letter a failed intent is kept as
+    sending_until = UTCDateTimeAttribute(null=True)  # the lease of the run delivering it now
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
 

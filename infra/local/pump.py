@@ -1,6 +1,7 @@
 """The event pump: DynamoDB stream and SQS records to the handlers Lambda would run.
 
-Stream semantics follow Lambda's: a failing batch is retried, bisected down to the
+Stream semantics follow Lambda's: a failing batch is retried (from the first record the
+handler reports in ``batchItemFailures``, or whole when it raises), bisected down to the
 failing record, and that record goes to the on-failure destination (here a dead
 letter) after MAX_ATTEMPTS, so the shard moves on. SQS messages are deleted only
 after their handler returns; otherwise they come back after the visibility
@@ -28,6 +29,14 @@ class _Stream:
     handler: Handler
     arn: str = ""
     iterators: dict[str, str | None] = field(default_factory=dict)
+
+
+def _first_failure(records: list[dict], result: Any) -> int | None:
+    """ReportBatchItemFailures: the index Lambda retries the batch from, None when all went through."""
+    if not isinstance(result, dict):
+        return None
+    reported = {f["itemIdentifier"] for f in result.get("batchItemFailures") or []}
+    return next((n for n, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in reported), None)
 
 
 class EventPump:
@@ -137,12 +146,14 @@ class EventPump:
         """Lambda's retry with bisect-on-error, down to single records."""
         for attempt in range(MAX_ATTEMPTS):
             try:
-                handler({"Records": records}, None)
-                return
+                failed = _first_failure(records, handler({"Records": records}, None))
+                if failed is None:
+                    return
+                records, error = records[failed:], "reported as a batch item failure"
             except Exception as exc:  # noqa: BLE001 - the handler's failure decides the retry
                 error = f"{type(exc).__name__}: {exc}"
-                log.warning("%s handler failed (attempt %d): %s", source, attempt + 1, error)
-                time.sleep(0.01 * 2 ** attempt)
+            log.warning("%s handler failed (attempt %d): %s", source, attempt + 1, error)
+            time.sleep(0.01 * 2 ** attempt)
         if len(records) > 1:
             middle = len(records) // 2
             self._deliver(source, handler, records[:middle])

@@ -55,8 +55,16 @@ def test_every_table_comes_from_the_models_with_streams_ttl_recovery_and_encrypt
 def test_stream_handlers_retry_bisect_and_keep_what_fails(resources):
     source = resources["HandleInbound"]["Properties"]["Events"]["HandleInboundDynamodbEventSource"]["Properties"]
     assert source["BisectBatchOnFunctionError"] is True and source["MaximumRetryAttempts"] == 5
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # retried from the failing record
     assert source["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["StreamFailures", "Arn"]}
     assert resources["NotifyRetryQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+
+
+def test_a_mail_the_handler_could_not_store_is_kept_on_a_queue_after_lambdas_retries(resources):
+    invoke = resources["HandleInboundMail"]["Properties"]["EventInvokeConfig"]
+    assert invoke["DestinationConfig"]["OnFailure"] == {"Type": "SQS",
+                                                        "Destination": {"Fn::GetAtt": ["MailFailures", "Arn"]}}
+    assert resources["MailFailuresAlarm"]["Properties"]["Dimensions"][0]["Value"].endswith("-mail-failures")
 
 
 def test_secrets_are_references_and_the_policy_is_written_by_hand(resources):

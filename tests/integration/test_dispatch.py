@@ -131,6 +131,14 @@ def test_an_agent_off_duty_is_not_paged(stack, http):
     assert [r for r in stack.sent("ses") if "sam@jetdesk.local" in str(r)]
 
 
+def test_going_on_duty_leaves_out_a_queue_deleted_since_and_joins_the_others(stack, http):
+    queues = list(Agent.get("alice").queues)
+    Queue("disruption").delete()
+    answer = http.put("/agents/me/duty", headers=as_agent(stack, "alice"), body=json.dumps({"on_duty": True}))
+    assert answer.status_code == 200 and answer.json_body["queues"] == [q for q in queues if q != "disruption"]
+    assert Agent.get("alice").on_duty and all("alice" in Queue.get(q).on_duty for q in answer.json_body["queues"])
+
+
 def test_going_on_duty_needs_a_boolean(stack, http):
     answer = http.put("/agents/me/duty", headers=as_agent(stack, "alice"), body=json.dumps({"on_duty": "yes"}))
     assert answer.status_code == 422 and answer.json_body["error"]["details"]

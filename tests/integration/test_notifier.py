@@ -91,3 +91,72 @@ def test_a_refused_part_is_failed_and_dead_lettered_by_itself_and_replays_alone(
     assert replay.replay(letter.id) == {"id": letter.id, "source": "notifier", "redelivered": alone.id}
     assert len(stack.sent("twilio")) == 1 and len(stack.sent("webhook")) == 1
     assert acknowledgement().delivery_status == "queued"
+
+
+def _change(stack, http, sid):
+    sms(stack, http, sid, "Where is my bag?")
+    stack.pump.drain()
+    return next(o for o in Outbox.scan() if o.kind == "change")  # test-only inspection
+
+
+def _as_inserted(intent):
+    """The intent as its stream INSERT image still shows it: pending, never tried."""
+    return Outbox(intent.id, kind=intent.kind, ticket_id=intent.ticket_id, payload=intent.payload,
+                  status="pending", attempts=0, created_at=intent.created_at)
+
+
+def test_a_stream_record_redelivered_after_its_intent_went_out_sends_nothing_again(stack, http):
+    change = _change(stack, http, "SM" + "7" * 32)
+    sent = len(stack.sink.records)
+    notifier.deliver(_as_inserted(change))
+    assert len(stack.sink.records) == sent and Outbox.get(change.id).status == "done"
+
+
+def test_an_intent_another_run_holds_is_left_to_it_and_taken_up_once_that_lease_runs_out(stack, http):
+    from datetime import timedelta
+
+    from chalicelib import clock
+    change = _change(stack, http, "SM" + "8" * 32)
+    change.update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0),
+                           Outbox.sending_until.set(clock.now() + notifier.LEASE)])   # a run is sending it
+    stack.sink.records.clear()
+    notifier.deliver(_as_inserted(change))
+    assert stack.sink.records == []
+    from chalicelib.services import providers
+    sqs = providers.sqs()
+    url = sqs.get_queue_url(QueueName=stack.settings.notify_retry_queue)["QueueUrl"]
+    waiting = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    assert waiting["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"   # its turn, after the lease
+    change.update(actions=[Outbox.sending_until.set(clock.now() - timedelta(seconds=1))])  # that run died
+    notifier.redeliver(change.id, 0)
+    assert len(stack.sent("webhook")) == 1 and Outbox.get(change.id).status == "done"
+
+
+def test_a_retry_message_for_an_attempt_the_intent_has_moved_past_sends_nothing(stack, http):
+    fault(stack, "webhook", 1)
+    _change(stack, http, "SM" + "9" * 32)
+    event = next(o for o in Outbox.scan() if o.kind == "webhook_delivery")
+    assert (event.status, event.attempts) == ("done", 2)
+    notifier.redeliver(event.id, 1)   # the message that scheduled attempt 2, delivered twice by SQS
+    Outbox(event.id).update(actions=[Outbox.status.set("pending")])
+    notifier.redeliver(event.id, 1)
+    assert len(stack.sent("webhook")) == 1
+
+
+def test_a_batch_is_retried_from_the_intent_that_failed_and_not_from_its_start(stack, http, monkeypatch):
+    handed, failures = [], iter([RuntimeError("DynamoDB went away")])
+    deliver = notifier.deliver
+
+    def flaky(intent):
+        handed.append(intent.id)
+        if len(handed) == 2:
+            raise next(failures)
+        deliver(intent)
+
+    monkeypatch.setattr(notifier, "deliver", flaky)
+    sms(stack, http, "SM" + "a" * 32, "Where is my bag?", sender="+14155550101")
+    sms(stack, http, "SM" + "b" * 32, "Where is my bag?", sender="+14155550102")
+    stack.pump.drain()
+    first, second = sorted(o.id for o in Outbox.scan() if o.kind == "change")
+    assert handed == [first, second, second]          # the first is not handed over again
+    assert len(stack.sent("webhook")) == 2 and {o.status for o in Outbox.scan()} == {"done"}

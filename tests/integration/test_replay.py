@@ -51,3 +51,29 @@ def test_replaying_a_failed_notification_sends_it_and_clears_the_failure(stack, 
     assert replayed.status_code == 200
     ack = next(m for m in Message.scan() if m.author == "system")
     assert ack.delivery_status == "queued" and ack.failure_reason is None
+
+
+def test_a_notification_replay_cut_off_before_it_redelivered_can_be_replayed_again(stack, http, monkeypatch):
+    import json
+    import urllib.request
+
+    from chalicelib.services import notifier, replay
+    request = urllib.request.Request(stack.sink.url + "/faults", method="POST",
+                                     data=json.dumps({"provider": "twilio", "count": 1, "status": 400}).encode())
+    urllib.request.urlopen(request).close()
+    sms(stack, http, "SM" + "3" * 32, "Where is my bag?")
+    stack.pump.drain()
+    [letter] = [d for d in DeadLetter.scan() if d.source == "notifier"]
+    redeliver = notifier.redeliver
+
+    def cut_off(*args):
+        raise TimeoutError("the function timed out")
+    monkeypatch.setattr(notifier, "redeliver", cut_off)
+    try:
+        replay.replay(letter.id)
+    except TimeoutError:
+        pass
+    monkeypatch.setattr(notifier, "redeliver", redeliver)
+    replayed = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.status_code == 200 and replayed.json_body["redelivered"]
+    assert len(stack.sent("twilio")) == 1

@@ -9,6 +9,7 @@ import json
 import os
 import random
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -89,8 +90,10 @@ def faulty_dynamodb(stack, monkeypatch):
 @pytest.fixture
 def retries_now(stack, monkeypatch):
     """The retry queue hands a message back at once when its handler failed (its visibility
-    timeout is time, which is not what is tested), and retries are not delayed."""
+    timeout is time, which is not what is tested), retries are not delayed, and the lease of a run
+    that failed without releasing it has run out by the next run."""
     monkeypatch.setattr(notifier, "backoff", lambda attempt: 0)
+    monkeypatch.setattr(notifier, "LEASE", timedelta(0))
     sqs = providers.sqs()
     url = sqs.get_queue_url(QueueName=stack.settings.notify_retry_queue)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})

@@ -188,3 +188,17 @@ def test_a_replayed_ses_mail_keeps_its_dmarc_verdict(stack):
     for verdict, kind in (("false", "unauthenticated-email"), ("true", "email")):
         kept = source.parse(RawRequest("POST", "", {ses.AUTHENTICATED_HEADER: verdict}, mail()))
         assert source.normalize(kept)[0].sender_kind == kind
+
+
+def test_a_mail_too_long_for_an_item_is_stored_cut_short_with_the_whole_text_attached(stack, http):
+    from chalicelib.services import ingest
+    text = "My flight BA0304 was cancelled. " + "Here is everything that happened. " * 15000  # ~500 KB
+    assert relay(stack, http, mail(body=text)).status_code == 202
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    [inbound] = [m for m in Message.query(ticket.id) if m.direction == "inbound"]
+    assert len(inbound.text) < ingest.MAX_STORED_TEXT + 200 and ingest.FULL_TEXT in inbound.text
+    [whole] = [a for a in inbound.attachments if a["name"] == ingest.FULL_TEXT]
+    kept = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=stack.settings.attachments_bucket, Key=whole["key"])["Body"].read().decode()
+    assert kept.startswith("My flight BA0304") and len(kept) >= len(text) - 2
