@@ -10,7 +10,7 @@ from ..auth.tokens import Principal
 from ..domain import tickets as rules
 from ..errors import Conflict, Forbidden, NotFound
 from ..storage.models import Agent, Queue, Ticket, transaction
-from ..storage.writes import Update
+from ..storage.writes import Update, failed_conditions
 
 DEFAULT_CAPACITY = 5
 DUTY_ATTEMPTS = 3
@@ -98,7 +98,7 @@ def set_duty(who: Actor, on: bool) -> dict:
         except TransactWriteError as exc:
             if exc.cause_response_code != "TransactionCanceledException":
                 raise
-            failed = [getattr(r, "code", None) == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []]
+            failed = failed_conditions(exc)
             if failed[:1] == [True]:  # items go in the order written: the agent first
                 raise NotFound(f"no agent {who.id}") from None
             gone = {name for name, missing in zip(queues, failed[1:], strict=False) if missing}

@@ -14,7 +14,7 @@ from ..domain.inbound import CHANNELS
 from ..errors import BadRequest
 from ..settings import get_settings
 from ..storage.models import Ticket, tickets_by_id, transaction
-from ..storage.writes import New, Update
+from ..storage.writes import New, Update, failed_conditions
 from . import affinity, agents, audit, outbox, presenters
 from .agents import Actor
 
@@ -127,8 +127,8 @@ def _take(who: Actor, queue: str, slot: str, candidate: Ticket, now, lease_until
         if exc.cause_response_code != "TransactionCanceledException":
             raise
         # the agent's load update is the transaction's last item (puts go before updates)
-        reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
-        return "full" if reasons and reasons[-1] == "ConditionalCheckFailed" else "lost"
+        failed = failed_conditions(exc)
+        return "full" if failed and failed[-1] else "lost"
     return "taken"
 
 

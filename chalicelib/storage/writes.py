@@ -37,3 +37,10 @@ class Update:
 def New(item: Model) -> Put:  # noqa: N802 - reads as the kind of write it makes
     """A put that never overwrites: on condition that the item's key is free."""
     return Put(item, type(item)._hash_key_attribute().does_not_exist())
+
+
+def failed_conditions(exc: Exception) -> list[bool]:
+    """For a cancelled transaction, whether each item's condition failed, in the order the items
+    went in (PynamoDB sends condition checks, deletes, puts, then updates)."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return [getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons]
