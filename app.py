@@ -573,4 +573,5 @@ def handle_inbound_mail(event):
 def handle_notify_retry(event):
     for record in event:
         body = json.loads(record.body)
-        notifier.redeliver(body["outbox_id"], body.get("attempts"))
+        receives = int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", 1))
+        notifier.retry(body["outbox_id"], body.get("attempts"), receives)

@@ -12,6 +12,7 @@ from typing import Any
 
 from chalice.utils import to_cfn_resource_name
 
+from chalicelib.services import notifier
 from chalicelib.storage import models
 
 FUNCTIONS = ("APIHandler", "agent_token", "handle_inbound", "handle_outbox", "sweep_timers", "handle_inbound_mail",
@@ -60,7 +61,8 @@ def _queue(name: str, dlq: str | None = None, visibility: int = 180) -> dict[str
     props: dict[str, Any] = {"QueueName": name, "SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600,
                              "VisibilityTimeout": visibility}
     if dlq:
-        props["RedrivePolicy"] = {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]}, "maxReceiveCount": 5}
+        props["RedrivePolicy"] = {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+                                  "maxReceiveCount": notifier.RETRY_RECEIVES}
     return {"Type": "AWS::SQS::Queue", "Properties": props}
 
 

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_DELAY_SECONDS = 900
 LEASE = timedelta(seconds=60)  # longer than a run may last (lambda_timeout: 30 s)
+RETRY_RECEIVES = 5   # the retry queue's maxReceiveCount: then SQS moves a message to its DLQ
 
 
 class TransientFailure(Exception):
@@ -116,6 +117,26 @@ def redeliver(outbox_id: str, attempts: int | None = None) -> None:
         return
     if attempts is None or intent.attempts == attempts:
         deliver(intent)
+
+
+def retry(outbox_id: str, attempts: int | None, receives: int) -> None:
+    """A retry-queue message, on its ``receives``-th delivery. One that still fails on its last
+    receive fails its intent (dead-lettered, listed and replayable like any failed delivery)
+    instead of leaving SQS to move it where ``/admin/dead-letters`` cannot see it; only if that
+    fails too does the message reach the queue's DLQ."""
+    try:
+        redeliver(outbox_id, attempts)
+    except Exception as exc:
+        if receives < RETRY_RECEIVES:
+            raise
+        log.warning("retry kept failing: intent given up", extra={"outbox": outbox_id, "error": type(exc).__name__})
+        _give_up(outbox_id, attempts, f"its retry failed {receives} times ({type(exc).__name__}: {str(exc)[:200]})")
+
+
+def _give_up(outbox_id: str, attempts: int | None, reason: str) -> None:
+    intent = Outbox.get(outbox_id, consistent_read=True)
+    if intent.status == "pending" and (attempts is None or intent.attempts == attempts) and _lease(intent):
+        _fail(intent, reason)
 
 
 def _schedule(outbox_id: str, attempts: int, delay: int) -> None:

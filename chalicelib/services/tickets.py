@@ -1,6 +1,7 @@
 """Reading tickets and acting on them: reply, accept, release, transfer, resolve, feedback."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Callable, Optional
 
 from pynamodb.exceptions import TransactWriteError
@@ -9,6 +10,7 @@ from .. import clock
 from ..domain import contacts
 from ..domain import tickets as rules
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..settings import get_settings
 from ..storage.models import Agent, Customer, Message, Outbox, Ticket, TicketEvent, tickets_by_id, transaction
 from ..storage.writes import New, Put
 from . import affinity, agents, audit, bot, canned, customers, outbox, presenters, routing, scoring, sweep
@@ -224,6 +226,8 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             if target.role != "supervisor" and ticket.queue not in (target.queues or []):
                 raise Conflict(f"{agent} does not work queue {ticket.queue!r}")
             ticket.assignee, ticket.status = agent, "assigned"
+            if agent != who.id:  # theirs to accept, as a claim is: back in its queue if they do not in time
+                ticket.lease_expires_at = ticket.updated_at + timedelta(seconds=get_settings().lease_seconds)
             routing.take_off_queue(ticket)
             limit = agents.actor_of(target).limit(ticket.channel)
             moves.append(agents.load_of(agent, ticket.channel, +1, limit))

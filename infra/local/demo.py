@@ -6,6 +6,7 @@ import json
 import boto3
 
 from chalicelib import clock
+from chalicelib.services import notifier
 from chalicelib.storage import models
 
 QUEUES = {"general": "Everything else", "disruption": "Cancellations, delays, missed connections",
@@ -18,7 +19,6 @@ AGENTS = {
     "sam": {"name": "Sam Rivera", "role": "supervisor", "queues": list(QUEUES), "languages": ["en", "fr"],
             "on_duty": True, "alert_via": "email", "email": "sam@jetdesk.local"},
 }
-RETRY_MAX_RECEIVES = 5
 # (id, title, intent, language, text): what supervisors would keep, for the console's suggestions
 CANNED = [
     ("demo-cancel-en", "Cancelled: rebooking", "cancellation", "en",
@@ -52,7 +52,7 @@ def create_resources(settings) -> dict[str, str]:
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sqs.create_queue(QueueName=settings.notify_retry_queue, Attributes={
         "VisibilityTimeout": "30",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": RETRY_MAX_RECEIVES}),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": notifier.RETRY_RECEIVES}),
     })
     sns = boto3.client("sns", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
     topic = sns.create_topic(Name=f"{settings.table_prefix}-agent-alerts")["TopicArn"]

@@ -160,3 +160,40 @@ def test_a_batch_is_retried_from_the_intent_that_failed_and_not_from_its_start(s
     first, second = sorted(o.id for o in Outbox.scan() if o.kind == "change")
     assert handed == [first, second, second]          # the first is not handed over again
     assert len(stack.sent("webhook")) == 2 and {o.status for o in Outbox.scan()} == {"done"}
+
+
+def _retry_message(intent_id, attempts, receives):
+    """The retry queue's message as Lambda hands it over on its ``receives``-th delivery."""
+    from tests.conftest import event
+    lambda_event = event("aws/sqs_notify_retry.json")
+    record = lambda_event["Records"][0]
+    record["body"] = json.dumps({"outbox_id": intent_id, "attempts": attempts})
+    record["attributes"]["ApproximateReceiveCount"] = str(receives)
+    return lambda_event
+
+
+def test_a_retry_that_still_fails_on_its_last_receive_fails_its_intent_as_a_replayable_dead_letter(
+        stack, http, monkeypatch):
+    from .conftest import bearer
+    change = _change(stack, http, "SM" + "c" * 32)
+    change.update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0)])
+    stack.sink.records.clear()
+    real = notifier.deliver
+
+    def broken(intent):
+        raise RuntimeError("DynamoDB went away")
+    monkeypatch.setattr(notifier, "deliver", broken)
+    with pytest.raises(RuntimeError):   # SQS delivers it again
+        stack.app.handle_notify_retry(_retry_message(change.id, 0, notifier.RETRY_RECEIVES - 1), None)
+    assert Outbox.get(change.id).status == "pending" and DeadLetter.count() == 0
+
+    stack.app.handle_notify_retry(_retry_message(change.id, 0, notifier.RETRY_RECEIVES), None)  # not to the DLQ
+    intent = Outbox.get(change.id)
+    assert intent.status == "failed" and stack.sink.records == []
+    sam = bearer(stack.settings, "sam")
+    [letter] = http.get("/admin/dead-letters", headers=sam).json_body["items"]
+    assert letter["id"] == intent.dead_letter and letter["replayable"] and "DynamoDB went away" in letter["reason"]
+
+    monkeypatch.setattr(notifier, "deliver", real)
+    assert http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=sam).status_code == 200
+    assert Outbox.get(change.id).status == "done" and len(stack.sent("webhook")) == 1

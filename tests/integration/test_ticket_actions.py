@@ -51,6 +51,28 @@ def test_transfer_to_a_queue_and_to_an_agent(stack, http):
     assert act(stack, http, "sam", ticket["id"], "transfer", {}).status_code == 422
 
 
+def test_a_ticket_transferred_to_another_agent_is_theirs_to_accept_and_back_in_its_queue_if_they_do_not(stack, http):
+    from chalicelib.services import sweep
+    ticket = claimed(stack, http)
+    act(stack, http, "bob", ticket["id"], "accept")
+    act(stack, http, "bob", ticket["id"], "transfer", {"agent": "alice"})
+    given = Ticket.get(ticket["id"])
+    assert given.assignee == "alice" and given.lease_expires_at is not None
+    assert sweep.run(given.lease_expires_at + timedelta(seconds=1))["leases"] == 1
+    back = Ticket.get(ticket["id"])
+    assert (back.assignee, back.status, back.queue_slot) == (None, "open", "general")
+    assert Agent.get("alice").load.as_dict() == {"sms": 0}
+
+
+def test_a_transfer_accepted_in_time_stays_with_the_agent_it_was_given_to(stack, http):
+    from chalicelib.services import sweep
+    ticket = claimed(stack, http)
+    act(stack, http, "sam", ticket["id"], "transfer", {"agent": "alice"})
+    assert act(stack, http, "alice", ticket["id"], "accept").status_code == 200
+    sweep.run(Ticket.get(ticket["id"]).updated_at + timedelta(seconds=stack.settings.lease_seconds + 1))
+    assert Ticket.get(ticket["id"]).assignee == "alice"
+
+
 def test_resolving_closes_the_ticket_and_a_reply_soon_after_reopens_it(stack, http):
     ticket = claimed(stack, http)
     resolved = act(stack, http, "bob", ticket["id"], "resolve").json_body
