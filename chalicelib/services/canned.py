@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pynamodb.exceptions import DeleteError, PutError
-
 from .. import clock
 from ..domain import canned as templates
 from ..errors import Conflict, NotFound, Unprocessable
 from ..storage.models import CannedResponse, Customer, Ticket
+from ..storage.writes import written
 from . import jetconfig, presenters
 
 PAGE = 50
@@ -75,22 +74,15 @@ def update(who: str, canned_id: str, body: dict[str, Any]) -> dict[str, Any]:
     if item.version != body["version"]:
         raise Conflict(f"changed since version {body['version']} (now {item.version}); reload and edit again")
     _fields(item, who, body)
-    try:
-        item.save()   # versioned: the put checks the version it read
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict("someone saved this canned response meanwhile; reload and edit again") from None
-        raise
+    if not written(item.save):   # versioned: the put checks the version it read
+        raise Conflict("someone saved this canned response meanwhile; reload and edit again")
     return view(item)
 
 
 def delete(canned_id: str) -> None:
-    try:
-        CannedResponse(canned_id).delete(condition=CannedResponse.id.exists(), add_version_condition=False)
-    except DeleteError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"no canned response {canned_id}") from None
-        raise
+    if not written(lambda: CannedResponse(canned_id).delete(condition=CannedResponse.id.exists(),
+                                                            add_version_condition=False)):
+        raise NotFound(f"no canned response {canned_id}")
 
 
 def _values(ticket: Ticket) -> dict[str, Any]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from pynamodb.exceptions import UpdateError
-
 from channels.base import StatusUpdate
 
 from ..storage.models import Message
+from ..storage.writes import written
 from . import ingest
 
 log = logging.getLogger(__name__)
@@ -33,11 +32,5 @@ def apply(update: StatusUpdate) -> bool:
     actions = [Message.delivery_status.set(update.status)]
     if update.reason:
         actions.append(Message.failure_reason.set(update.reason[:500]))
-    try:
-        Message(found.ticket_id, found.id).update(
-            actions=actions, condition=Message.id.exists() & Message.delivery_status.is_in(*_earlier(update.status)))
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return written(lambda: Message(found.ticket_id, found.id).update(
+        actions=actions, condition=Message.id.exists() & Message.delivery_status.is_in(*_earlier(update.status))))

@@ -8,13 +8,12 @@ import json
 from datetime import timedelta
 from typing import Mapping, Union
 
-from pynamodb.exceptions import PutError
-
 from .. import clock
 from ..domain.inbound import Attachment, InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import DeadLetter
 from ..storage.models import InboundMessage as InboundItem
+from ..storage.writes import written
 from . import providers
 
 KEEP_INBOUND = timedelta(days=90)
@@ -25,10 +24,6 @@ MAX_KEPT_BODY = 64 * 1024
 MAX_STORED_TEXT = 32 * 1024
 FULL_TEXT = "full-message.txt"
 _DROPPED_HEADERS = {"authorization", "cookie", "x-api-key"}
-
-
-def _conditional_failed(exc: PutError) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _shorten(message: InboundMessage) -> InboundMessage:
@@ -70,13 +65,7 @@ def store(message: Union[InboundMessage, IntegrationEvent]) -> bool:
         body=message.to_dict(),
         expires_at=received + KEEP_INBOUND,
     )
-    try:
-        item.save(condition=InboundItem.key.does_not_exist())
-    except PutError as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
-    return True
+    return written(lambda: item.save(condition=InboundItem.key.does_not_exist()))
 
 
 def _letter(source: str, reason: str, payload: dict) -> str:

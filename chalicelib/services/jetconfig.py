@@ -8,12 +8,11 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from pynamodb.exceptions import PutError
-
 from .. import clock, validation
 from ..config import DEFAULT_JET
 from ..errors import Conflict, Unprocessable
 from ..storage.models import Setting
+from ..storage.writes import written
 
 CACHE_SECONDS = 30
 CURRENT = "jet"
@@ -82,13 +81,9 @@ def save(who: str, config: dict[str, Any], expected_version: Optional[int] = Non
         raise Conflict(f"the configuration is at version {base}, not {expected_version}")
     version, now = base + 1, clock.now()
     config = {**config, "version": version}
-    try:
-        Setting(f"{CURRENT}#v{version}", value=config, updated_by=who, updated_at=now).save(
-            condition=Setting.key.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict("someone saved a new version at the same time; read it and try again") from None
-        raise
+    if not written(lambda: Setting(f"{CURRENT}#v{version}", value=config, updated_by=who, updated_at=now).save(
+            condition=Setting.key.does_not_exist())):
+        raise Conflict("someone saved a new version at the same time; read it and try again")
     Setting(CURRENT, value=config, updated_by=who, updated_at=now).save()
     forget()
     return read()

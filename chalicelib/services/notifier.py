@@ -22,8 +22,6 @@ import logging
 import random
 from datetime import timedelta
 
-from pynamodb.exceptions import UpdateError
-
 import channels
 from channels.base import ProviderRefused, ProviderUnavailable
 
@@ -32,6 +30,7 @@ from ..auth.signatures import standard_webhook_headers
 from ..errors import Unprocessable
 from ..settings import get_settings
 from ..storage.models import DeadLetter, Identity, Message, Outbox
+from ..storage.writes import written
 from . import agents, ingest, outbox, providers, webhooks
 
 log = logging.getLogger(__name__)
@@ -98,13 +97,7 @@ def _release(intent: Outbox, lease) -> None:
 
 
 def _conditional(intent: Outbox, actions: list, condition) -> bool:
-    try:
-        intent.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return written(lambda: intent.update(actions=actions, condition=condition))
 
 
 def redeliver(outbox_id: str, attempts: int | None = None) -> None:
@@ -257,14 +250,11 @@ def _record_handover(intent: Outbox, status: str, provider_id: str | None) -> No
     """Note the provider's id, and the status unless a status callback already moved it on."""
     message = Message(intent.ticket_id, intent.message_id)
     noted = [Message.provider_message_id.set(provider_id), Message.lookup_id.set(provider_id)] if provider_id else []
-    try:  # one write in the usual case: no status callback has arrived yet
-        message.update(actions=[*noted, Message.delivery_status.set(status)],
-                       condition=Message.id.exists() & (Message.delivery_status == "pending"))
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        if noted:
-            message.update(actions=noted, condition=Message.id.exists())
+    # one write in the usual case: no status callback has arrived yet
+    if not written(lambda: message.update(actions=[*noted, Message.delivery_status.set(status)],
+                                          condition=Message.id.exists() & (Message.delivery_status == "pending"))) \
+            and noted:
+        message.update(actions=noted, condition=Message.id.exists())
 
 
 def _alert_agents(intent: Outbox) -> None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Iterable
 
-from pynamodb.exceptions import PutError
-
 from .. import clock
 from ..storage.models import Message, Outbox, Ticket
+from ..storage.writes import written
 
 KEEP = timedelta(days=30)
 
@@ -83,11 +82,5 @@ def child(intent: Outbox, target: str, kind: str, payload: dict[str, Any]) -> Ou
 def keep(intent: Outbox) -> bool:
     """Write an intent that has to go on by itself (retried, or failed for replay); False when a
     redelivered parent already wrote it (its id is stable)."""
-    try:
-        intent.save(condition=Outbox.id.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return written(lambda: intent.save(condition=Outbox.id.does_not_exist()))
 

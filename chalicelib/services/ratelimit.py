@@ -4,10 +4,9 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from pynamodb.exceptions import UpdateError
-
 from ..errors import TooManyRequests
 from ..storage.models import RateCounter
+from ..storage.writes import written
 
 
 def hit(scope: str, limit: int, window_seconds: int, now: float | None = None) -> None:
@@ -15,13 +14,8 @@ def hit(scope: str, limit: int, window_seconds: int, now: float | None = None) -
     now = time.time() if now is None else now
     start = int(now // window_seconds * window_seconds)
     counter = RateCounter(f"{scope}#{start}")
-    try:
-        counter.update(actions=[RateCounter.count.add(1),
-                                RateCounter.expires_at.set(datetime.fromtimestamp(start + 2 * window_seconds,
-                                                                                  timezone.utc))],
-                       condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit))
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    expires = datetime.fromtimestamp(start + 2 * window_seconds, timezone.utc)
+    if not written(lambda: counter.update(actions=[RateCounter.count.add(1), RateCounter.expires_at.set(expires)],
+                                          condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit))):
         retry = max(1, int(start + window_seconds - now))
         raise TooManyRequests("too many requests; slow down", headers={"Retry-After": str(retry)}) from None

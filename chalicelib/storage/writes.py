@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -37,6 +38,18 @@ class Update:
 def New(item: Model) -> Put:  # noqa: N802 - reads as the kind of write it makes
     """A put that never overwrites: on condition that the item's key is free."""
     return Put(item, type(item)._hash_key_attribute().does_not_exist())
+
+
+def written(write: Callable[[], Any]) -> bool:
+    """Make one conditional write (``lambda: item.update(..., condition=...)``): False when its
+    condition failed and nothing was written; any other error is raised."""
+    try:
+        write()
+    except PynamoDBException as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def failed_conditions(exc: Exception) -> list[bool]:
