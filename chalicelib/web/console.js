@@ -261,6 +261,7 @@ function renderTicket(t) {
       `${t.status} · ${t.channel} · queue ${t.queue} · ${t.assignee ? `assigned to ${t.assignee}` : "unassigned"}`,
       ` · language ${t.language || "?"} · opened ${dateTime(t.created_at)}`,
       t.sla_due_at && !t.first_response_at ? ` · first reply due ${clock(t.sla_due_at)}` : null,
+      t.lease ? ` · to accept by ${clock(t.lease.expires_at)}` : null,
       t.jet?.breached ? " · SLA breached" : null));
   fill($("#t-banner"), banner(t.jet));
   fill($("#t-recs"), (t.jet?.recommendations || []).map((r) => h("li", {}, r)));

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from pynamodb.exceptions import PutError
 
+from chalicelib import clock
 from chalicelib.services import scoring
 from chalicelib.storage.models import Agent, Customer, Ticket
 
@@ -58,6 +59,8 @@ def test_a_ticket_transferred_to_another_agent_is_theirs_to_accept_and_back_in_i
     act(stack, http, "bob", ticket["id"], "transfer", {"agent": "alice"})
     given = Ticket.get(ticket["id"])
     assert given.assignee == "alice" and given.lease_expires_at is not None
+    shown = http.get(f"/tickets/{ticket['id']}", headers=bearer(stack.settings, "alice")).json_body
+    assert shown["lease"] == {"expires_at": clock.iso(given.lease_expires_at)}
     assert sweep.run(given.lease_expires_at + timedelta(seconds=1))["leases"] == 1
     back = Ticket.get(ticket["id"])
     assert (back.assignee, back.status, back.queue_slot) == (None, "open", "general")
