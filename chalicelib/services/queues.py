@@ -5,6 +5,7 @@ import random
 from datetime import timedelta
 from typing import Any, Optional
 
+from pynamodb.constants import COUNT
 from pynamodb.exceptions import TransactWriteError
 
 from .. import clock
@@ -20,10 +21,11 @@ from .agents import Actor
 
 CANDIDATES = 10
 ROUNDS = 5
+DEPTH_SHOWN = 1000   # a queue's depth is counted exactly up to here, and shown as "at least" beyond
 
 
 def summary(who: Actor) -> list[dict[str, Any]]:
-    """Depth, oldest wait and top score of each of the agent's queues (three Queries each), then
+    """Depth, oldest wait and top score of each of the agent's queues (three one-page Queries each), then
     ``mine`` (tickets offered to them as their customers' own agent) when it holds any."""
     out = [_figures(name, name) for name in who.queues]
     mine = _figures(rules.MINE, rules.personal_slot(who.id))
@@ -31,14 +33,23 @@ def summary(who: Actor) -> list[dict[str, Any]]:
 
 
 def _figures(name: str, slot: str) -> dict[str, Any]:
-    depth = Ticket.queue_rank.count(slot)
+    depth, more = _depth(slot)
     if not depth:
-        return {"name": name, "depth": 0, "oldest_wait_seconds": None, "top_score": None}
+        return {"name": name, "depth": 0, "depth_capped": False, "oldest_wait_seconds": None, "top_score": None}
     top = next(iter(Ticket.queue_rank.query(slot, limit=1)), None)
     oldest = next(iter(Ticket.queue_age.query(slot, limit=1)), None)
     oldest_wait = max(0, int((clock.now() - clock.id_time(oldest.id)).total_seconds())) if oldest else None
-    return {"name": name, "depth": depth, "oldest_wait_seconds": oldest_wait,
+    return {"name": name, "depth": depth, "depth_capped": more, "oldest_wait_seconds": oldest_wait,
             "top_score": rules.score_from_rank(top.rank) if top else None}
+
+
+def _depth(slot: str) -> tuple[int, bool]:
+    """The queue's waiting tickets, counted in one ``Select=COUNT`` page of at most DEPTH_SHOWN + 1
+    index entries (a count of every page would read the whole queue on every console poll), and
+    whether there are more than DEPTH_SHOWN."""
+    page = Ticket._get_connection().query(slot, index_name=Ticket.queue_rank.Meta.index_name,
+                                          limit=DEPTH_SHOWN + 1, select=COUNT)
+    return min(page["Count"], DEPTH_SHOWN), page["Count"] > DEPTH_SHOWN
 
 
 def tickets(who: Actor, queue: str, cursor: Optional[str] = None, limit: Optional[int] = None) -> dict:

@@ -147,7 +147,7 @@ async function loadQueues() {
       "aria-current": q.name === state.queue ? "true" : null, onclick: () => chooseQueue(q.name),
     },
     h("span", { class: "q-name" }, q.name),
-    h("span", { class: "q-depth", title: "tickets waiting" }, `${q.depth} waiting`),
+    h("span", { class: "q-depth", title: "tickets waiting" }, `${q.depth}${q.depth_capped ? "+" : ""} waiting`),
     h("span", { class: "q-wait", title: "oldest wait" }, `oldest ${duration(q.oldest_wait_seconds)}`),
     h("span", { class: "q-top", title: "top JET score" }, q.top_score == null ? "top –" : `top ${q.top_score}`)))));
   fill($("#transfer-queue"), h("option", { value: "" }, "a queue…"),

@@ -26,8 +26,15 @@ def test_an_agent_sees_their_queues_with_depth_and_top_score(stack, http):
     response = http.get("/queues", headers=bearer(stack.settings, "bob"))
     assert response.status_code == 200
     [general] = response.json_body["items"]
-    assert general["name"] == "general" and general["depth"] == 2
+    assert general["name"] == "general" and (general["depth"], general["depth_capped"]) == (2, False)
     assert general["top_score"] > 0 and general["oldest_wait_seconds"] >= 0
+
+
+def test_a_deep_queue_is_counted_in_one_page_up_to_a_cap_and_shown_as_at_least_that(stack, http, monkeypatch):
+    two_tickets(stack, http)
+    monkeypatch.setattr(queues, "DEPTH_SHOWN", 1)
+    [general] = http.get("/queues", headers=bearer(stack.settings, "bob")).json_body["items"]
+    assert (general["depth"], general["depth_capped"]) == (1, True)
 
 
 def test_a_queue_lists_the_highest_score_first_in_pages(stack, http):

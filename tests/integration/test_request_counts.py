@@ -164,3 +164,25 @@ def test_a_claim_costs_the_same_with_11_or_41_tickets_waiting(stack, http):
     _queue_general(stack, http, 200, 31)
     assert _claim_cost(stack, http) == shallow
     assert shallow == ({"GetItem": 3, "Query": 1, "TransactWriteItems": 1}, 13)   # one page of 10 candidates
+
+
+def test_the_queue_figures_are_three_one_page_queries_the_count_bounded_however_deep_the_queue(stack, http):
+    from chalicelib.services import queues
+    sms(stack, http, "SM" + "e" * 32, "Where is my bag?")
+    stack.pump.drain()
+    sent = []
+
+    def keep(model, params, **kwargs):
+        import json
+        body = json.loads(params["body"])
+        sent.append((model.name, body.get("Select"), body.get("Limit")))
+
+    client = models._shared["connection"].client
+    client.meta.events.register("before-call.dynamodb", keep)
+    try:
+        assert http.get("/queues", headers=bearer(stack.settings, "bob")).status_code == 200
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", keep)
+    # general: its count, its top score, its oldest wait; then the (empty) personal slot's count
+    count = ("Query", "COUNT", queues.DEPTH_SHOWN + 1)
+    assert [s for s in sent if s[0] == "Query"] == [count, ("Query", None, 1), ("Query", None, 1), count]
