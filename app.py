@@ -561,7 +561,8 @@ def handle_outbox(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_timers(event):
     """Expired leases back to their queue, SLA breaches escalated, scores aged."""
-    sweep.run()
+    context = event.context   # None from the local pump: no timeout to keep within
+    sweep.run(seconds_left=(lambda: context.get_remaining_time_in_millis() / 1000) if context else None)
 
 
 @app.on_sns_message(topic=settings.inbound_mail_topic)

@@ -2,13 +2,16 @@
 into their queue, SLA breaches escalated, scores aged.
 
 Reads only the tickets that are due (the timers index), so its work follows what is
-due, not how many tickets exist.
+due, not how many tickets exist. The shards are swept side by side, one thread each (the
+work is DynamoDB round trips), so no shard waits behind another, and each stops taking
+tickets shortly before the function's time is up: what it did not reach stays due.
 """
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Optional
+from typing import Callable, Optional
 
 from pynamodb.exceptions import PutError, TransactWriteError
 
@@ -19,7 +22,9 @@ from ..storage.writes import New
 from . import affinity, agents, audit, bot, jetconfig, outbox, routing, scoring
 
 log = logging.getLogger(__name__)
-BATCH = 500  # per shard and run: 4,000 due tickets a minute
+BATCH = 500  # per shard and run: at most 4,000 due tickets a minute
+MARGIN_SECONDS = 5.0  # kept back from the function's timeout: a shard stops taking tickets then
+KINDS = ("leases", "offers", "breaches", "escalations", "rescored", "failed")
 
 
 def arm(ticket: Ticket, now: datetime) -> None:
@@ -29,19 +34,30 @@ def arm(ticket: Ticket, now: datetime) -> None:
     ticket.due_at = clock.sortable(due) if due else None
 
 
-def run(now: Optional[datetime] = None) -> dict[str, int]:
+def run(now: Optional[datetime] = None, seconds_left: Optional[Callable[[], float]] = None) -> dict[str, int]:
+    """Act on every due ticket, each shard in its own thread; ``seconds_left`` (the Lambda
+    context's remaining time) stops a shard MARGIN_SECONDS before the timeout."""
     now = now or clock.now()
-    done = {"leases": 0, "offers": 0, "breaches": 0, "escalations": 0, "rescored": 0, "failed": 0}
-    for n in range(timers.SHARDS):
-        for key in Ticket.timers.query(f"t{n}", Ticket.due_at <= clock.sortable(now), limit=BATCH):
-            try:
-                for what in _tick(key.id, now):
-                    done[what] += 1
-            except Exception:  # one bad ticket must not stop the others; it stays due for the next run
-                log.exception("sweep: ticket failed", extra={"ticket": key.id})
-                done["failed"] += 1
+    with ThreadPoolExecutor(max_workers=timers.SHARDS, thread_name_prefix="sweep") as pool:
+        shards = list(pool.map(lambda n: _sweep_shard(f"t{n}", now, seconds_left), range(timers.SHARDS)))
+    done = {what: sum(shard[what] for shard in shards) for what in KINDS}
     if any(done.values()):
         log.info("sweep", extra=done)
+    return done
+
+
+def _sweep_shard(shard: str, now: datetime, seconds_left: Optional[Callable[[], float]]) -> dict[str, int]:
+    done = dict.fromkeys(KINDS, 0)
+    for key in Ticket.timers.query(shard, Ticket.due_at <= clock.sortable(now), limit=BATCH):
+        if seconds_left is not None and seconds_left() <= MARGIN_SECONDS:
+            log.warning("sweep: out of time; the rest of the shard stays due", extra={"shard": shard})
+            break
+        try:
+            for what in _tick(key.id, now):
+                done[what] += 1
+        except Exception:  # one bad ticket must not stop the others; it stays due for the next run
+            log.exception("sweep: ticket failed", extra={"ticket": key.id})
+            done["failed"] += 1
     return done
 
 

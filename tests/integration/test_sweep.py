@@ -66,3 +66,38 @@ def test_the_sweep_reads_nothing_when_nothing_is_due(stack, http):
     queued_ticket(stack, http)
     assert sweep.run(clock.now()) == {"leases": 0, "offers": 0, "breaches": 0, "escalations": 0, "rescored": 0,
                                       "failed": 0}
+
+
+def _waiting(stack, http, count):
+    for n in range(count):
+        sms(stack, http, "SM" + f"{n:032d}", "Where is my bag?", sender=f"+1415555{n:04d}")
+    stack.pump.drain()
+    return [t.id for t in Ticket.queue_rank.query("general")]
+
+
+def test_a_run_short_of_time_takes_no_more_tickets_and_leaves_them_due_for_the_next(stack, http):
+    ids = _waiting(stack, http, 3)
+    later = clock.now() + timedelta(minutes=16)
+    short = sweep.run(later, seconds_left=lambda: sweep.MARGIN_SECONDS)
+    assert short["rescored"] == 0 and all(Ticket.get(i).due_at <= clock.sortable(later) for i in ids)
+    assert sweep.run(later, seconds_left=lambda: 60.0)["rescored"] == 3
+
+
+class _LambdaContext:
+    def __init__(self, seconds_left):
+        self.seconds_left = seconds_left
+
+    def get_remaining_time_in_millis(self):
+        return int(self.seconds_left * 1000)
+
+
+def test_the_scheduled_function_keeps_within_the_time_its_lambda_has_left(stack, http):
+    [ticket_id] = _waiting(stack, http, 1)
+    Ticket.get(ticket_id).update(actions=[Ticket.due_at.set(clock.sortable(clock.now() - timedelta(seconds=1)))])
+    scheduled = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+                 "account": "123456789012", "region": "us-east-1", "time": "2026-12-07T14:00:00Z",
+                 "resources": [], "detail": {}}
+    stack.app.sweep_timers(scheduled, _LambdaContext(seconds_left=1))
+    assert Ticket.get(ticket_id).due_at < clock.sortable(clock.now())   # not reached: still due
+    stack.app.sweep_timers(scheduled, _LambdaContext(seconds_left=25))
+    assert Ticket.get(ticket_id).due_at > clock.sortable(clock.now())   # re-scored and re-armed
