@@ -49,6 +49,12 @@ def integrator_event(ticket: Ticket, event_type: str, data: dict[str, Any] | Non
     })
 
 
+# The order a change's parts go out in: first those a rerun sends again harmlessly (a customer
+# message is guarded by its recorded handover, a webhook keeps its webhook-id), alerts and pages
+# last, so a run that fails part-way (and is retried whole) has sent none of them yet.
+PART_ORDER = {"customer_message": 0, "integrator_event": 1}
+
+
 def bundle(items: Iterable[Any]) -> list:
     """The writes of one change with its outbox intents folded into one ``change`` item (in the
     place of the first); a single intent stays as it is."""
@@ -57,10 +63,11 @@ def bundle(items: Iterable[Any]) -> list:
     if len(intents) < 2:
         return items
     first = intents[0]
+    ordered = sorted(intents, key=lambda i: PART_ORDER.get(i.kind, len(PART_ORDER)))
     change = Outbox(first.id, kind="change", ticket_id=first.ticket_id, created_at=first.created_at,
                     expires_at=first.expires_at,
                     payload={"parts": [{"kind": i.kind, "payload": i.payload,
-                                        **({"message_id": i.message_id} if i.message_id else {})} for i in intents]})
+                                        **({"message_id": i.message_id} if i.message_id else {})} for i in ordered]})
     return [change if i is first else i for i in items if not isinstance(i, Outbox) or i is first]
 
 

@@ -50,8 +50,8 @@ def test_processing_the_same_stored_message_twice_changes_nothing(stack, http):
     replayed = conversations.process(item)  # the stale stream image, as a Lambda retry would see it
     assert first == replayed
     assert len([m for m in Message.query(first) if m.direction == "inbound"]) == 1
-    [change] = Outbox.scan()  # one outbox item per change: acknowledgement, alert and event in it
-    assert [p["kind"] for p in change.payload["parts"]] == ["integrator_event", "agent_alert", "customer_message"]
+    [change] = Outbox.scan()  # one outbox item per change: acknowledgement, event and alert in it (alert last)
+    assert [p["kind"] for p in change.payload["parts"]] == ["customer_message", "integrator_event", "agent_alert"]
 
 
 def test_events_for_a_new_customer_create_the_profile_without_a_ticket(stack, http):

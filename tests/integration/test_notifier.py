@@ -197,3 +197,27 @@ def test_a_retry_that_still_fails_on_its_last_receive_fails_its_intent_as_a_repl
     monkeypatch.setattr(notifier, "deliver", real)
     assert http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=sam).status_code == 200
     assert Outbox.get(change.id).status == "done" and len(stack.sent("webhook")) == 1
+
+
+def test_a_change_retried_whole_after_failing_part_way_sends_its_alert_once(stack, http, monkeypatch):
+    sent_alerts, failures = [], iter([RuntimeError("DynamoDB went away")])
+    handlers = dict(notifier._HANDLERS)
+    alert, to_customer = handlers["agent_alert"], handlers["customer_message"]
+
+    def counted_alert(intent):
+        sent_alerts.append(intent.id)
+        alert(intent)
+
+    def flaky_customer_message(intent):
+        failure = next(failures, None)
+        if failure:
+            raise failure
+        to_customer(intent)
+
+    monkeypatch.setitem(notifier._HANDLERS, "agent_alert", counted_alert)
+    monkeypatch.setitem(notifier._HANDLERS, "customer_message", flaky_customer_message)
+    sms(stack, http, "SM" + "d" * 32, "Where is my bag?")
+    stack.pump.drain()
+    change = next(o for o in Outbox.scan() if o.kind == "change")
+    assert change.status == "done" and [p["kind"] for p in change.payload["parts"]][-1] == "agent_alert"
+    assert len(sent_alerts) == 1 and len(stack.sent("twilio")) == 1
