@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import mimetypes
+import re
 from typing import Any, Optional
 from urllib.parse import quote
 
@@ -25,6 +26,10 @@ from .base import (
 )
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+# X's challenge tokens are UUIDs or base64 text. Anything else is refused: the CRC answer is the very
+# HMAC a POST is checked against, so answering any text would sign a forged webhook body for anyone
+# (no JSON body can pass this pattern).
+CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{1,255}")
 
 
 def _signature(secret: str, message: bytes) -> str:
@@ -37,6 +42,8 @@ def crc_response(crc_token: Optional[str], settings) -> dict[str, str]:
     """Answer to X's challenge-response check (GET with ?crc_token=)."""
     if not crc_token:
         raise BadRequest("missing crc_token")
+    if not CRC_TOKEN.fullmatch(crc_token):
+        raise BadRequest("crc_token is not a challenge token (letters, digits, + / = _ -; at most 255)")
     return {"response_token": _signature(settings.x_consumer_secret, crc_token.encode())}
 
 

@@ -49,10 +49,19 @@ def check_url(url: str) -> Optional[str]:
     except socket.gaierror:
         raise Unprocessable(f"cannot resolve {parsed.hostname}") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address)
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+        if not _routable(ipaddress.ip_address(address)):
             raise Unprocessable(f"{parsed.hostname} resolves to a non-public address")
     return addresses[0]
+
+
+def _routable(ip) -> bool:
+    """Globally routable (so not private, loopback, link-local, reserved or shared 100.64/10, which
+    holds some clouds' metadata services), and no IPv6 form of an address that is not."""
+    if ip.version == 6:
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None and not _routable(embedded):
+            return False
+    return ip.is_global and not ip.is_multicast
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> int:

@@ -222,7 +222,9 @@ def test_script_in_an_html_only_mail_never_reaches_the_ticket(stack, http):
 INSIDE = ["http://example.com/hook", "https://127.0.0.1/hook", "https://127.1/hook", "https://2130706433/hook",
           "https://[::1]/hook", "https://[::ffff:10.0.0.1]/hook", "https://10.0.0.8/hook", "https://192.168.1.1:8443/hook",
           "https://0.0.0.0/hook", "https://169.254.169.254/latest/meta-data/", "https://localhost/hook",
-          "https://user:pw@127.0.0.1/hook", "file:///etc/passwd", "gopher://127.0.0.1:25/"]
+          "https://user:pw@127.0.0.1/hook", "file:///etc/passwd", "gopher://127.0.0.1:25/",
+          "https://100.64.0.1/hook", "https://100.100.100.200/latest/meta-data/", "https://[2002:a9fe:a9fe::1]/hook",
+          "https://[2001:0:4136:e378:8000:63bf:f5fe:fdfe]/hook"]  # shared 100.64/10, 6to4 and Teredo forms
 
 
 def test_a_webhook_subscription_aimed_inside_our_network_is_refused(stack, http, monkeypatch):

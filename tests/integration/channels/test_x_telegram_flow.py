@@ -24,6 +24,14 @@ def test_an_x_dm_becomes_a_ticket_and_the_reply_a_dm(stack, http):
     assert out["url"] == f"https://api.x.com/2/dm_conversations/with/{ticket.reply_to['address']}/messages"
 
 
+def test_a_webhook_body_signed_by_our_own_crc_answer_is_not_accepted(stack, http):
+    from urllib.parse import quote
+    body = json.dumps(event("x/dm.json")).encode()
+    oracle = http.get("/channels/x?crc_token=" + quote(body.decode()))
+    assert oracle.status_code == 400
+    assert InboundMessage.count() == 0
+
+
 def test_an_x_dm_with_a_bad_signature_is_refused(stack, http):
     body = json.dumps(event("x/dm.json")).encode()
     headers = {"Content-Type": "application/json", "x-twitter-webhooks-signature": "sha256=AAAA"}

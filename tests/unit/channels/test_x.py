@@ -43,6 +43,13 @@ def test_a_crc_without_token_is_a_bad_request(settings):
         x.crc_response("", settings)
 
 
+def test_the_crc_check_signs_no_text_but_a_challenge_token_so_it_cannot_sign_a_forged_webhook(settings):
+    forged = json.dumps(event("x/dm.json"))
+    with pytest.raises(BadRequest):
+        x.crc_response(forged, settings)   # else its answer would be the signature of this body
+    assert x.crc_response("9b4507b3-9040-4669-9ca3-6b94edb50553", settings)["response_token"].startswith("sha256=")
+
+
 def test_a_body_signed_with_the_consumer_secret_verifies(settings):
     payload = x.verify(signed(settings, json.dumps(event("x/dm.json")).encode()), settings)
     assert payload["for_user_id"] == OURS
