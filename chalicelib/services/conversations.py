@@ -20,7 +20,7 @@ from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
 from ..storage.models import Customer, Identity, Message, Ticket, transaction
 from ..storage.models import InboundMessage as InboundItem
-from ..storage.writes import New, Update
+from ..storage.writes import New, Update, cancelled_for_good
 from . import affinity, agents, audit, bot, customers, outbox, routing, scoring, sweep
 
 log = logging.getLogger(__name__)
@@ -339,6 +339,6 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: Optional[customers
             for other in outbox.bundle(others):
                 New(other).into(tx)
     except TransactWriteError as exc:
-        if exc.cause_response_code == "TransactionCanceledException":
+        if exc.cause_response_code == "TransactionCanceledException" and not cancelled_for_good(exc):
             raise Conflict(str(exc)) from None
         raise

@@ -22,12 +22,17 @@ MAX_KEPT_BODY = 64 * 1024
 # A text longer than this is kept whole as an attachment and cut short in the items: DynamoDB
 # refuses items over 400 KB, and the timeline and the threading read the text on every message.
 MAX_STORED_TEXT = 32 * 1024
+MAX_HEADER_TEXT = 998   # a subject or a sender's name: RFC 5322's line limit (the ticket keeps a subject twice)
 FULL_TEXT = "full-message.txt"
 _DROPPED_HEADERS = {"authorization", "cookie", "x-api-key"}
 
 
 def _shorten(message: InboundMessage) -> InboundMessage:
-    """A text over MAX_STORED_TEXT: cut short with a note, the whole of it attached as a file."""
+    """A text over MAX_STORED_TEXT: cut short with a note, the whole of it attached as a file; a
+    subject or sender's name over MAX_HEADER_TEXT cut short (else the ticket could outgrow an item)."""
+    headers = {name: value[:MAX_HEADER_TEXT] for name in ("subject", "sender_name")
+               if len(value := getattr(message, name) or "") > MAX_HEADER_TEXT}
+    message = dataclasses.replace(message, **headers) if headers else message
     if len(message.text) <= MAX_STORED_TEXT:
         return message
     whole = message.text.encode("utf-8")

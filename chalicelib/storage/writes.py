@@ -52,6 +52,13 @@ def written(write: Callable[[], Any]) -> bool:
     return True
 
 
+def cancelled_for_good(exc: Exception) -> bool:
+    """Whether a cancelled transaction can never succeed as it is (an item over the size limit, a
+    malformed write), as opposed to one another writer's change cancelled (conditions, conflicts)."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(getattr(r, "code", None) in ("ValidationError", "ItemCollectionSizeLimitExceeded") for r in reasons)
+
+
 def failed_conditions(exc: Exception) -> list[bool]:
     """For a cancelled transaction, whether each item's condition failed, in the order the items
     went in (PynamoDB sends condition checks, deletes, puts, then updates)."""

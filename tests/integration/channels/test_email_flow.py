@@ -202,3 +202,12 @@ def test_a_mail_too_long_for_an_item_is_stored_cut_short_with_the_whole_text_att
     kept = boto3.client("s3", region_name="us-east-1").get_object(
         Bucket=stack.settings.attachments_bucket, Key=whole["key"])["Body"].read().decode()
     assert kept.startswith("My flight BA0304") and len(kept) >= len(text) - 2
+
+
+def test_a_subject_too_long_for_a_ticket_is_kept_cut_short_and_the_mail_still_opens_one(stack, http):
+    from chalicelib.services import ingest
+    subject = "Refund " + "please " * 40000   # ~280 KB: the ticket keeps the subject twice
+    assert relay(stack, http, mail(subject=subject)).status_code == 202
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    assert ticket.subject == subject[:ingest.MAX_HEADER_TEXT].strip()

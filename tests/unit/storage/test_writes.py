@@ -37,3 +37,16 @@ def test_an_update_of_a_versioned_item_known_only_by_its_key_moves_its_version_o
     ticket = Ticket("T1")  # as read from an index that does not project the version
     Update(ticket, [Ticket.status.set("assigned")]).into(Recorder())
     assert ticket.version == 0  # PynamoDB then ADDs 1; a missing version would be SET to 1
+
+
+def test_a_transaction_cancelled_by_an_oversized_item_is_told_from_one_another_writer_cancelled():
+    from types import SimpleNamespace
+
+    from chalicelib.storage.writes import cancelled_for_good
+
+    def cancelled(*codes):
+        return SimpleNamespace(cancellation_reasons=[SimpleNamespace(code=c) if c else None for c in codes])
+    assert cancelled_for_good(cancelled(None, "ValidationError"))
+    assert not cancelled_for_good(cancelled("ConditionalCheckFailed", None))
+    assert not cancelled_for_good(cancelled("TransactionConflict"))
+    assert not cancelled_for_good(Exception("no reasons"))
