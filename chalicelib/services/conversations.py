@@ -29,7 +29,7 @@ RECENT_TEXTS = 3
 RECENT_TEXT_CHARS = 400   # of each, for mood and intent: the ticket item is rewritten on every change
 REFERENCES_KEPT = 10
 ACK_CHANNELS = ("sms", "whatsapp", "email", "messenger", "instagram", "x", "telegram")
-KEYWORD_CHANNELS = ("sms", "whatsapp")
+KEYWORD_CHANNELS = ("sms", "whatsapp")   # STOP / START; HELP only on SMS, where Twilio answers it
 REFERABLE_CHANNELS = ("email", "voice")   # whose inbound ids later deliveries name (References, a voicemail's parts)
 
 
@@ -143,13 +143,21 @@ def _reply_to(msg: InboundMessage, ticket: Ticket) -> dict:
     return reply
 
 
+def _keyword_of(msg: InboundMessage) -> Optional[str]:
+    word = rules.keyword(msg.text) if msg.channel in KEYWORD_CHANNELS else None
+    return None if word == "help" and msg.channel != "sms" else word
+
+
 def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
-    if msg.channel in KEYWORD_CHANNELS and rules.keyword(msg.text):
-        return _keyword(item, msg, rules.keyword(msg.text))
     now = clock.now()
     who = customers.resolve(_contacts(msg), msg.sender_name,
                             [contacts.Contact(k, v) for k, v in msg.unverified_contacts])
     ticket = _find_ticket(msg, who.customer, now, who.tickets)
+    word = _keyword_of(msg)
+    if word and (ticket is None or getattr(ticket, "reopened", False)):
+        return _keyword(item, msg, word, who)   # a keyword alone opens (or reopens) no ticket
+    if word in ("opt_out", "opt_in"):   # "Yes", "Cancel" to an open ticket: an answer too, and a consent
+        who.record_consent(word == "opt_out")
     if msg.automated and ticket is None:
         _commit(item, None, None, [], outcome="automated: no ticket opened")  # nothing about the sender is kept
         return None
@@ -214,7 +222,7 @@ def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
 
     # a reopened or answered ticket weighs on its agent again (no capacity check: it is already theirs)
     load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if resumed and ticket.assignee else []
-    _commit(item, ticket, who, writes, updates=load + turn.updates)
+    _commit(item, ticket, who, writes, updates=load + turn.updates, outcome=f"keyword: {word}" if word else None)
     log.info("threaded", extra={"inbound": item.key, "ticket": ticket.id, "new_ticket": is_new_ticket,
                                 "score": result.score, "queue": ticket.queue, "language": ticket.language})
     return ticket.id
@@ -266,16 +274,16 @@ def _add_to_voicemail(item: InboundItem, msg: InboundMessage, ticket: Ticket, wh
     return ticket.id
 
 
-def _keyword(item: InboundItem, msg: InboundMessage, word: str) -> None:
-    """STOP/START/HELP: record the consent, open no ticket (Twilio answers the keyword itself)."""
-    who, updates = None, []
+def _keyword(item: InboundItem, msg: InboundMessage, word: str, who: customers.Resolution) -> None:
+    """STOP/START/HELP with no open ticket: record the consent, open no ticket (Twilio answers the
+    keyword itself). To an open ticket, a keyword is threaded like any message (``_thread``)."""
+    updates = []
     if word in ("opt_out", "opt_in"):
-        who = customers.resolve([contacts.Contact("phone", msg.sender)], msg.sender_name, with_ticket=False)
-        for identity in who.new_identities:
-            identity.opted_out = word == "opt_out"
+        who.record_consent(word == "opt_out")
         if not who.new_identities:
-            updates.append(Update(Identity(f"phone:{msg.sender}"), [Identity.opted_out.set(word == "opt_out")]))
-    _commit(item, None, who, [], outcome=f"keyword: {word}", updates=updates)
+            updates.append(Update(Identity(f"{msg.sender_kind}:{msg.sender}"),
+                                  [Identity.opted_out.set(word == "opt_out")]))
+    _commit(item, None, who if word != "help" else None, [], outcome=f"keyword: {word}", updates=updates)
     log.info("keyword", extra={"inbound": item.key, "keyword": word})
     return None
 
@@ -330,7 +338,9 @@ def _commit(item: InboundItem, ticket: Optional[Ticket], who: Optional[customers
                 tx.save(who.customer, condition=Customer.id.does_not_exist() if who.is_new else None)
             hint = who.note_ticket(ticket.id) if who is not None and ticket is not None else None
             if hint is not None:
-                tx.update(hint, actions=[Identity.ticket_id.set(ticket.id)], condition=Identity.identity.exists())
+                consent = [Identity.opted_out.set(who.opted_out)] if who.opted_out is not None else []
+                tx.update(hint, actions=[Identity.ticket_id.set(ticket.id), *consent],
+                          condition=Identity.identity.exists())
             for identity in who.new_identities if who is not None else ():  # new, or taking over an unverified claim
                 tx.save(identity, condition=Identity.identity.does_not_exist() | (Identity.verified == False))  # noqa: E712
             if ticket is not None:

@@ -18,12 +18,19 @@ class Resolution:
     changed: bool = False
     via: Optional[Identity] = None                  # the proven identity that found the customer
     tickets: dict[str, Ticket] = field(default_factory=dict)   # read with the customer (the hint)
+    opted_out: Optional[bool] = None   # the contact's SMS consent to record (STOP / START), if it wrote one
+
+    def record_consent(self, opted_out: bool) -> None:
+        self.opted_out = opted_out
+        for identity in self.new_identities:
+            identity.opted_out = opted_out
 
     def note_ticket(self, ticket_id: str) -> Optional[Identity]:
-        """Point the contact's hint at the ticket; the identity to update, if it changed."""
+        """Point the contact's hint at the ticket; the identity to update (the hint, and the consent
+        it wrote), if it changed."""
         for identity in self.new_identities:
             identity.ticket_id = ticket_id
-        if self.via is None or self.via.ticket_id == ticket_id:
+        if self.via is None or (self.via.ticket_id == ticket_id and self.opted_out is None):
             return None
         self.via.ticket_id = ticket_id
         return self.via

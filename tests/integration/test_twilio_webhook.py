@@ -111,7 +111,27 @@ def test_stop_opts_the_number_out_and_nothing_is_sent_to_it_until_start(stack, h
     sms(stack, http, "SM" + "7" * 32, "start")
     stack.pump.drain()
     assert Identity.get("phone:+14155550123").opted_out is False
-    assert Ticket.get(ticket_id).inbound_count == 1
+    # to an open ticket a keyword is also what the customer said: the agent sees it
+    assert [m.text for m in Message.query(ticket_id) if m.direction == "inbound"] == [
+        "Where is my bag?", "STOP", "start"]
+
+
+def test_a_one_word_answer_that_is_also_a_keyword_reaches_the_open_ticket(stack, http):
+    from chalicelib.storage.models import Identity
+    sms(stack, http, "SM" + "8" * 32, "Where is my bag?")
+    stack.pump.drain()
+    ticket_id = InboundMessage.get("sms#SM" + "8" * 32).ticket_id
+    for n, answer in enumerate(("Yes", "Info", "Cancel")):
+        sms(stack, http, "SM" + "9" * 31 + str(n), answer)
+        stack.pump.drain()
+    assert [m.text for m in Message.query(ticket_id) if m.direction == "inbound"][1:] == ["Yes", "Info", "Cancel"]
+    assert Identity.get("phone:+14155550123").opted_out is True   # Twilio's opt-out word all the same
+
+
+def test_a_keyword_with_no_open_ticket_opens_none(stack, http):
+    sms(stack, http, "SM" + "c" * 32, "HELP", sender="+14155550177")
+    stack.pump.drain()
+    assert Ticket.count() == 0 and InboundMessage.get("sms#SM" + "c" * 32).reason == "keyword: help"
 
 
 def test_a_status_for_a_message_we_do_not_know_yet_is_kept_and_replayable(stack, http):
