@@ -14,7 +14,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from .. import clock, config
 from ..auth import status_links
-from ..domain import contacts, language, voice
+from ..domain import contacts, language, timers, voice
 from ..domain import tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
@@ -288,9 +288,28 @@ def _keyword(item: InboundItem, msg: InboundMessage, word: str, who: customers.R
     return None
 
 
+REPLACING_EVENTS = ("journey.updated", "booking.updated")   # each carries the whole state it sets
+
+
+def _older(event: IntegrationEvent, customer: Customer) -> bool:
+    """Whether the customer already holds what a later event of this type said (events reach us
+    out of order: a redelivery, another shard of the stream)."""
+    held = (customer.as_of or {}).get(event.type)
+    try:
+        return held is not None and timers.parse(event.occurred_at) < timers.parse(held)
+    except ValueError:
+        return False
+
+
 def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
-    """Journey, booking and feedback events update the customer and re-score their open ticket."""
+    """Journey, booking and feedback events update the customer and re-score their open ticket;
+    a journey or booking event older than the one applied last changes nothing."""
     who = customers.resolve([contacts.Contact(k, v) for k, v in event.contacts], event.customer.get("name"))
+    if event.type in REPLACING_EVENTS:
+        if _older(event, who.customer):
+            _commit(item, None, None, [], outcome=f"stale: older than the {event.type} applied last")
+            return None
+        who.customer.as_of = {**(who.customer.as_of or {}), event.type: event.occurred_at}
     profile, journey = dict(who.customer.profile or {}), dict(who.customer.journey or {})
     if event.type == "journey.updated":
         journey = {"booking_ref": event.data["booking_ref"], "segments": event.data["segments"]}

@@ -77,6 +77,7 @@ class Customer(_Base):
     contacts = UnicodeSetAttribute(null=True)
     profile = CompactJSONAttribute(default=dict)   # loyalty_tier, fare_class, special_services, ticket_value
     journey = CompactJSONAttribute(default=dict)   # booking_ref, segments
+    as_of = CompactJSONAttribute(null=True)   # event type → occurred_at of the journey/booking event applied last
     open_ticket_id = UnicodeAttribute(null=True)  # the ticket a new message threads into
     last_ticket_id = UnicodeAttribute(null=True)  # the last resolved one (reopen window)
     last_agent = UnicodeAttribute(null=True)          # who last handled their case (resolved it, or replied holding it)

@@ -107,3 +107,17 @@ def test_an_event_naming_only_the_booking_reference_finds_the_customer(stack, ht
     assert after.jet["score"] > before
     assert "Confirm wheelchair assistance at the new gate" in after.jet["recommendations"]
     assert Identity.get("booking:X7K2QD").customer_id == after.customer_id
+
+
+def test_a_journey_event_older_than_the_one_applied_last_changes_nothing(stack, http):
+    cancelled = event("integration/journey_cancelled.json")
+    segment = {**cancelled["data"]["segments"][0], "status": "scheduled"}
+    rebooked = {**cancelled, "id": "evt_later", "occurred_at": "2026-11-23T10:00:00Z",
+                "data": {**cancelled["data"], "segments": [segment]}}
+    assert post(stack, http, rebooked).status_code == 202
+    stack.pump.drain()
+    assert post(stack, http, cancelled).status_code == 202   # 09:05, reaching us after 10:00's
+    stack.pump.drain()
+    customer = Customer.get(Identity.get("phone:+14155550123").customer_id)
+    assert customer.journey["segments"][0]["status"] == "scheduled"
+    assert InboundMessage.get("event#" + cancelled["id"]).reason.startswith("stale")
