@@ -7,6 +7,7 @@ scoped to one ticket (auth/status_links.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 from urllib.parse import urlencode
@@ -63,16 +64,19 @@ def submit(request: RawRequest, client: str) -> pages.Page:
         first = InboundItem.get(message.dedup_key, consistent_read=True).body
         ticket_id = first["new_ticket_id"]
         if (first["subject"], first["text"]) != (message.subject, message.text):
-            _resent_changed(web, message, rules.ref_for(ticket_id), first["subject"])
+            _resent_changed(message, ticket_id, first["subject"])
     return pages.confirmation(rules.ref_for(ticket_id), email)
 
 
-def _resent_changed(web, message, ref: str, first_subject: str) -> None:
+def _resent_changed(message, ticket_id: str, first_subject: str) -> None:
     """The same form page sent again with other words (back button, edit, send): not lost, added
-    to the ticket it opened, once per content."""
+    to the ticket it opened, once per content. It is the whole form again under the first one's
+    ticket id, so that whichever of the two is threaded first opens the ticket the customer was
+    promised (they may reach the stream in either order) and the other joins it."""
     text = message.text if message.subject == first_subject else f"{message.subject}\n\n{message.text}"
     digest = hashlib.sha256(f"{message.subject}\n{message.text}".encode()).hexdigest()[:32]
-    ingest.store(web.follow_up(message.sender, ref, text, digest, message.attachments))
+    ingest.store(dataclasses.replace(message, provider_message_id=f"{message.sender}:{digest}", text=text,
+                                     subject=first_subject, new_ticket_id=ticket_id))
 
 
 def _linked(token: Any) -> tuple[status_links.StatusLink, Ticket]:

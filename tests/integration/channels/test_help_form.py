@@ -93,6 +93,19 @@ def test_the_same_page_sent_again_with_other_words_adds_them_to_the_ticket_it_op
     assert texts == [form_fields()["message"], "Sorry, I meant my flight to Porto."]
 
 
+def test_a_form_sent_again_with_other_words_and_threaded_first_opens_the_ticket_promised(stack, http):
+    from chalicelib.services import conversations
+    promised = re.search(r"JD-\w{8}", submit(http, form_fields()).body.decode()).group(0)
+    submit(http, form_fields(message="Sorry, I meant my flight to Porto."))
+    [resent] = [i for i in InboundMessage.scan() if i.key != "web#" + NONCE]   # test-only inspection
+    conversations.process(resent)   # it reached the stream first (another shard)
+    stack.pump.drain()
+    ticket = only_ticket()
+    assert ticket.ref == promised and len(stack.sent("ses")) == 1   # the confirmation, with its link
+    texts = {m.text for m in Message.query(ticket.id) if m.direction == "inbound"}
+    assert texts == {form_fields()["message"], "Sorry, I meant my flight to Porto."}
+
+
 def test_a_filled_honeypot_is_thanked_kept_as_a_dead_letter_and_opens_nothing(stack, http):
     answer = submit(http, form_fields(website="http://spam.example"))
     assert answer.status_code == 200 and "JD-" not in answer.body.decode()
