@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
+import time
 from datetime import datetime, timedelta
 from typing import Iterator, Mapping, Optional
 
@@ -25,6 +27,7 @@ from . import affinity, agents, audit, bot, customers, outbox, routing, scoring,
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
+CONFLICT_BACKOFF_SECONDS = 0.02   # full jitter, doubling: two messages of one customer stop colliding
 RECENT_TEXTS = 3
 RECENT_TEXT_CHARS = 400   # of each, for mood and intent: the ticket item is rewritten on every change
 REFERENCES_KEPT = 10
@@ -38,15 +41,18 @@ class Conflict(Exception):
 
 
 def process(item: InboundItem) -> Optional[str]:
-    """Handle one stored delivery; returns the ticket id it landed in (None when none)."""
-    for _ in range(ATTEMPTS):
+    """Handle one stored delivery; returns the ticket id it landed in (None when none). After a
+    conflict it backs off a little and reads again, the contact's identities consistently this
+    time: an identity another message just wrote may not be in an eventually consistent read yet."""
+    for attempt in range(ATTEMPTS):
         if item.status != "stored":
             return item.ticket_id
         try:
             if item.kind == "event":
-                return _apply_event(item, IntegrationEvent.from_dict(item.body))
-            return _thread(item, InboundMessage.from_dict(item.body))
+                return _apply_event(item, IntegrationEvent.from_dict(item.body), fresh=attempt > 0)
+            return _thread(item, InboundMessage.from_dict(item.body), fresh=attempt > 0)
         except Conflict:
+            time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * 2 ** attempt))
             item = InboundItem.get(item.key, consistent_read=True)
     raise RuntimeError(f"gave up on {item.key} after {ATTEMPTS} conflicting attempts")
 
@@ -148,10 +154,10 @@ def _keyword_of(msg: InboundMessage) -> Optional[str]:
     return None if word == "help" and msg.channel != "sms" else word
 
 
-def _thread(item: InboundItem, msg: InboundMessage) -> Optional[str]:
+def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Optional[str]:
     now = clock.now()
     who = customers.resolve(_contacts(msg), msg.sender_name,
-                            [contacts.Contact(k, v) for k, v in msg.unverified_contacts])
+                            [contacts.Contact(k, v) for k, v in msg.unverified_contacts], consistent=fresh)
     ticket = _find_ticket(msg, who.customer, now, who.tickets)
     word = _keyword_of(msg)
     if word and (ticket is None or getattr(ticket, "reopened", False)):
@@ -301,10 +307,11 @@ def _older(event: IntegrationEvent, customer: Customer) -> bool:
         return False
 
 
-def _apply_event(item: InboundItem, event: IntegrationEvent) -> None:
+def _apply_event(item: InboundItem, event: IntegrationEvent, fresh: bool = False) -> None:
     """Journey, booking and feedback events update the customer and re-score their open ticket;
     a journey or booking event older than the one applied last changes nothing."""
-    who = customers.resolve([contacts.Contact(k, v) for k, v in event.contacts], event.customer.get("name"))
+    who = customers.resolve([contacts.Contact(k, v) for k, v in event.contacts], event.customer.get("name"),
+                            consistent=fresh)
     if event.type in REPLACING_EVENTS:
         if _older(event, who.customer):
             _commit(item, None, None, [], outcome=f"stale: older than the {event.type} applied last")

@@ -37,7 +37,7 @@ class Resolution:
 
 
 def resolve(contacts: Iterable[Contact], name: Optional[str] = None,
-            unverified: Iterable[Contact] = (), with_ticket: bool = True) -> Resolution:
+            unverified: Iterable[Contact] = (), with_ticket: bool = True, consistent: bool = False) -> Resolution:
     """One BatchGet over every identity, then one read of the customer when known (with the
     ticket the contact's last message went to, ``with_ticket``, in the same BatchGet).
 
@@ -47,7 +47,8 @@ def resolve(contacts: Iterable[Contact], name: Optional[str] = None,
     over. Verified identities of two customers are never merged.
     """
     wanted, typed = list(dict.fromkeys(contacts)), [c for c in dict.fromkeys(unverified) if c not in contacts]
-    found = {i.identity: i for i in Identity.batch_get([c.identity for c in wanted + typed])}
+    found = {i.identity: i for i in Identity.batch_get([c.identity for c in wanted + typed],
+                                                       consistent_read=consistent or None)}
     proven = {k: i for k, i in found.items() if i.verified}
     known = next((proven[c.identity] for c in wanted if c.identity in proven), None)
     prefetched: dict[str, Ticket] = {}

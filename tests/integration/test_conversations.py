@@ -72,3 +72,33 @@ def test_the_acknowledgement_speaks_the_customers_language(stack, http):
     ticket = ticket_of("+33612345678")
     ack = [m for m in Message.query(ticket.id) if m.author == "system"][0]
     assert ticket.language == "fr" and ack.text.startswith("Merci, nous avons bien reçu votre message")
+
+
+def test_after_a_conflict_the_contacts_identities_are_read_again_consistently(stack, http, monkeypatch):
+    import json
+
+    from chalicelib.storage import models
+    sms(stack, http, "SM" + "c" * 32, "Where is my bag?")
+    commit, conflicts = conversations._commit, iter([conversations.Conflict("another message won")])
+
+    def once_in_conflict(*args, **kwargs):
+        failure = next(conflicts, None)
+        if failure:
+            raise failure
+        return commit(*args, **kwargs)
+    monkeypatch.setattr(conversations, "_commit", once_in_conflict)
+    monkeypatch.setattr(conversations, "CONFLICT_BACKOFF_SECONDS", 0)
+    reads = []
+
+    def keep(model, params, **kwargs):
+        if model.name == "BatchGetItem":
+            [(table, request)] = json.loads(params["body"])["RequestItems"].items()
+            if table.endswith("identities"):
+                reads.append(request.get("ConsistentRead", False))
+    client = models._shared["connection"].client
+    client.meta.events.register("before-call.dynamodb", keep)
+    try:
+        assert conversations.process(InboundMessage.get("sms#SM" + "c" * 32))
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", keep)
+    assert reads == [False, True]
