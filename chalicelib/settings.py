@@ -23,6 +23,7 @@ class Settings:
     x_consumer_secret: str
     telegram_secret_token: str
     jetdesk_signing_secret: str
+    session_secret: str   # keys chat sessions and status links: never shared with integrators or the mail relay
     jwt_secret: str = ""
     jwt_issuer: str = "jetdesk-local"
     jwt_audience: str = "jetdesk-agents"
@@ -118,6 +119,7 @@ class Settings:
             x_consumer_secret=need("X_CONSUMER_SECRET"),
             telegram_secret_token=need("TELEGRAM_SECRET_TOKEN"),
             jetdesk_signing_secret=need("JETDESK_SIGNING_SECRET"),
+            session_secret=need("JETDESK_SESSION_SECRET"),
             jwt_secret=jwt_secret,
             jwt_issuer=env.get("JETDESK_JWT_ISSUER", "jetdesk-local"),
             jwt_audience=env.get("JETDESK_JWT_AUDIENCE", "jetdesk-agents"),

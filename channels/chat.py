@@ -16,8 +16,9 @@ SESSION_SECONDS = 24 * 3600
 
 
 def _key(settings) -> bytes:
-    """A key of its own, derived from the signing secret: a chat token is never an agent token."""
-    return hmac.new(settings.jetdesk_signing_secret.encode(), b"jetdesk-chat-session-v1", hashlib.sha256).digest()
+    """A key of its own, derived from the session secret (which no integrator holds): a chat token is
+    never an agent token, nor a status link."""
+    return hmac.new(settings.session_secret.encode(), b"jetdesk-chat-session-v1", hashlib.sha256).digest()
 
 
 def issue(settings, conversation_id: str, name: str, email: Optional[str],

@@ -1,7 +1,7 @@
 """Status-page links: a signed, expiring token scoped to one ticket and the web identity that opened it.
 
 HS256 (PyJWT, which compares signatures in constant time) with a key of its own derived from
-JETDESK_SIGNING_SECRET, and an audience of its own: never an agent token, never a chat token.
+JETDESK_SESSION_SECRET, and an audience of its own: never an agent token, never a chat token.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class StatusLink:
 
 
 def _key(settings) -> bytes:
-    return hmac.new(settings.jetdesk_signing_secret.encode(), b"jetdesk-status-link-v1", hashlib.sha256).digest()
+    return hmac.new(settings.session_secret.encode(), b"jetdesk-status-link-v1", hashlib.sha256).digest()
 
 
 def issue(settings, ticket_id: str, sender: str, now: Optional[int] = None) -> str:

@@ -80,7 +80,7 @@ def test_links_that_are_forged_expired_or_for_someone_else_open_nothing(local_st
     link = emailed_link(base, address)
     auth = {"Authorization": "Bearer " + token("sam")}
     [ticket] = requests.get(f"{base}/tickets?contact={quote(address)}", headers=auth, timeout=10).json()["items"]
-    keys = SimpleNamespace(jetdesk_signing_secret=SECRETS["JETDESK_SIGNING_SECRET"], status_link_days=14)
+    keys = SimpleNamespace(session_secret=SECRETS["JETDESK_SESSION_SECRET"], status_link_days=14)
     view = requests.get(f"{base}/tickets/{ticket['id']}", headers=auth, timeout=10).json()
     [sender] = [c.removeprefix("web:") for c in view["customer"]["contacts"]]
     expired = status_links.issue(keys, ticket["id"], sender, now=int(time.time()) - 15 * 86400)

@@ -28,8 +28,8 @@ def test_a_full_run_logs_neither_secrets_nor_contacts(stack, http, caplog):
     formatter = JsonFormatter()
     text = "\n".join(formatter.format(r) for r in caplog.records)
     assert caplog.records  # the run did log
-    secrets = [stack.settings.twilio_auth_token, stack.settings.jetdesk_signing_secret, stack.settings.jwt_secret,
-               stack.settings.meta_app_secret, stack.settings.telegram_bot_token]
+    secrets = [stack.settings.twilio_auth_token, stack.settings.jetdesk_signing_secret, stack.settings.session_secret,
+               stack.settings.jwt_secret, stack.settings.meta_app_secret, stack.settings.telegram_bot_token]
     for leaked in [PHONE, PHONE[1:], EMAIL, *secrets]:
         assert leaked not in text, f"{leaked[:6]}… appears in the logs"
 

@@ -26,3 +26,16 @@ def test_agent_tokens_and_edited_links_are_not_links(settings):
 
 def test_the_url_is_on_our_public_base(settings):
     assert status_links.url(settings, "T1", "N1").startswith(settings.public_base_url + "/help/status?token=")
+
+
+def test_what_holds_the_integrators_signing_secret_cannot_mint_links_or_chat_sessions(settings):
+    import dataclasses
+
+    from channels import chat
+    from channels.base import RawRequest
+    integrator = dataclasses.replace(settings, session_secret=settings.jetdesk_signing_secret)
+    with pytest.raises(Unauthorized):
+        status_links.verify(settings, status_links.issue(integrator, "T1", "N1"))
+    token, _ = chat.issue(integrator, "C1", "Mallory", None)
+    with pytest.raises(Unauthorized):
+        chat.verify(RawRequest("GET", "/channels/chat/messages", {"Authorization": "Bearer " + token}, b""), settings)
