@@ -135,14 +135,21 @@ def _message_ids(value: Any) -> list[str]:
     return MSG_ID.findall(text) or [word for word in text.split() if "@" in word]
 
 
+def _raw_header(msg: EmailMessage, name: str) -> str:
+    """A header's text as sent: the standard library's parsed Message-ID header rewrites some ids
+    (``< a@b >``, ``<a@b@c>``) and raises on others (``<``), and these ids must match the ones the
+    customer's next References quotes byte for byte."""
+    return " ".join(str(value) for key, value in msg.raw_items() if key.lower() == name.lower())
+
+
 def _message_id(msg: EmailMessage, raw: bytes) -> str:
     """The Message-ID; without one, a digest of the bytes so a redelivery still deduplicates."""
-    ids = _message_ids(msg.get("Message-ID"))
+    ids = _message_ids(_raw_header(msg, "Message-ID"))
     return ids[0] if ids else SYNTHETIC_ID + hashlib.sha256(raw).hexdigest()
 
 
 def _thread_refs(msg: EmailMessage) -> tuple[str, ...]:
-    ids = _message_ids(msg.get("In-Reply-To")) + _message_ids(msg.get("References"))
+    ids = _message_ids(_raw_header(msg, "In-Reply-To")) + _message_ids(_raw_header(msg, "References"))
     return tuple(dict.fromkeys(ids))
 
 
@@ -162,9 +169,13 @@ def is_automated(msg: EmailMessage, sender: str) -> bool:
 # --- text --------------------------------------------------------------------
 
 def _body_text(msg: EmailMessage) -> str:
+    """The plain text, or the HTML's text when there is no plain text with words in it; a
+    ``text/plain`` part with a file name (a log sent inline) is a file, not the body."""
     plain = msg.get_body(preferencelist=("plain",))
-    if plain is not None:
-        return _decoded(plain)
+    if plain is not None and not plain.get_filename():
+        text = _decoded(plain)
+        if text.strip():
+            return text
     html = msg.get_body(preferencelist=("html",))
     return html_to_text(_decoded(html)) if html is not None else ""
 
@@ -228,8 +239,11 @@ class _HTMLText(HTMLParser):
 
 def html_to_text(html: str) -> str:
     parser = _HTMLText()
-    parser.feed(html)
-    parser.close()
+    try:
+        parser.feed(html)
+        parser.close()
+    except AssertionError:   # the standard parser asserts on some marked sections (<![ if mso]>)
+        return html_to_text(re.sub(r"<!\[[^>]*>", "", html)) if re.search(r"<!\[[^>]*>", html) else ""
     lines = (line.strip() for line in "".join(parser.chunks).split("\n"))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 

@@ -27,6 +27,9 @@ TIMEOUT = 10
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MESSAGING_OBJECTS = {"page": "messenger", "instagram": "instagram"}
 WHATSAPP_MEDIA = ("image", "document", "audio", "video", "sticker")
+# not something the customer wrote: a reaction to a message (or its removal), a type the Cloud API
+# cannot show us, a system notice (number changed)
+WHATSAPP_IGNORED = ("reaction", "unsupported", "system", "ephemeral", "request_welcome")
 # "played" is a voice message listened to: read, as far as a ticket cares.
 WHATSAPP_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read",
                      "failed": "failed", "played": "read"}
@@ -124,7 +127,8 @@ def _whatsapp(change: dict[str, Any]) -> Iterable[Event]:
     value = change["value"]
     names = {c.get("wa_id"): (c.get("profile") or {}).get("name") for c in value.get("contacts", [])}
     ours = value["metadata"]["phone_number_id"]
-    messages = [_whatsapp_message(m, names, ours) for m in value.get("messages", [])]
+    messages = [_whatsapp_message(m, names, ours) for m in value.get("messages", [])
+                if m.get("type") not in WHATSAPP_IGNORED]
     # statuses outside our vocabulary (e.g. "deleted", "warning") change no delivery state
     statuses = [_whatsapp_status(s) for s in value.get("statuses", []) if s["status"] in WHATSAPP_STATUSES]
     return messages + statuses
@@ -150,6 +154,14 @@ def _whatsapp_text(kind: str, body: dict[str, Any]) -> str:
         return body.get("text", "")
     if kind == "interactive":              # button_reply or list_reply, named by its type
         return (body.get(body.get("type", "")) or {}).get("title", "")
+    if kind == "location":                 # the place, as the agent would want to read it
+        place = ", ".join(str(body[k]) for k in ("name", "address") if body.get(k))
+        return f"Location: {place + ' ' if place else ''}({body.get('latitude')}, {body.get('longitude')})"
+    if kind == "contacts":                 # shared contact cards: names and numbers
+        cards = [" ".join(filter(None, [(c.get("name") or {}).get("formatted_name"),
+                                        *(p.get("phone") for p in c.get("phones") or [])]))
+                 for c in body if isinstance(c, dict)] if isinstance(body, list) else []
+        return "Contact: " + "; ".join(cards) if cards else ""
     return body.get("caption", "") if kind in WHATSAPP_MEDIA else ""
 
 

@@ -30,6 +30,11 @@ def phone(raw: str) -> Contact:
         number = phonenumbers.parse(raw, None)
     except phonenumbers.NumberParseException as exc:
         raise InvalidContact(f"not a phone number in international form: {exc}") from None
+    if number.country_code == 52 and str(number.national_number).startswith("1") and \
+            not phonenumbers.is_possible_number(number):
+        # Mexican mobiles as WhatsApp still writes them (52 1 + ten digits; the 1 was dropped in
+        # 2019): one identity with the same number by SMS or voice
+        number = phonenumbers.parse("+52" + str(number.national_number)[1:], None)
     if not phonenumbers.is_possible_number(number):
         raise InvalidContact("not a possible phone number")
     return Contact("phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))

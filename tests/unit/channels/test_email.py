@@ -374,3 +374,38 @@ def test_real_mail_nesting_a_few_levels_deep_is_read():
     nested = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(4))
     raw = b"From: olivia@example.co.uk\r\nSubject: ok\r\n" + nested + b"Content-Type: text/plain\r\n\r\nhi\r\n"
     assert email.normalize(raw)[0].text == "hi"
+
+
+def test_html_the_standard_parser_chokes_on_still_gives_its_words():
+    raw = (b"From: Ana <ana@example.org>\nMessage-ID: <html-crash@example.org>\nSubject: bag\nMIME-Version: 1.0\n"
+           b"Content-Type: text/html; charset=utf-8\n\n<p>My bag is lost</p><![ if mso]><p>Flight TP1234</p>\n")
+    [msg] = email.normalize(raw)
+    assert "My bag is lost" in msg.text and "TP1234" in msg.text
+
+
+def test_an_empty_plain_alternative_gives_way_to_the_html():
+    raw = (b'From: a@example.org\nMessage-ID: <m1@example.org>\nMIME-Version: 1.0\n'
+           b'Content-Type: multipart/alternative; boundary="XX"\n\n--XX\nContent-Type: text/plain; charset=utf-8\n\n\n'
+           b'--XX\nContent-Type: text/html; charset=utf-8\n\n<p>My bag never arrived, booking ABC123</p>\n--XX--\n')
+    [msg] = email.normalize(raw)
+    assert "ABC123" in msg.text
+
+
+def test_a_text_file_sent_inline_is_an_attachment_not_the_message():
+    raw = (b'From: a@example.org\nMessage-ID: <m2@example.org>\nMIME-Version: 1.0\n'
+           b'Content-Type: multipart/mixed; boundary="XX"\n\n--XX\nContent-Type: text/html; charset=utf-8\n\n'
+           b'<p>My bag never arrived, see the log attached</p>\n--XX\n'
+           b'Content-Type: text/plain; charset=utf-8; name="log.txt"\n'
+           b'Content-Disposition: inline; filename="log.txt"\n\n'
+           b'12:00 checked in\n--XX--\n')
+    [msg] = email.normalize(raw)
+    assert "bag never arrived" in msg.text and [a.name for a in msg.attachments] == ["log.txt"]
+
+
+@pytest.mark.parametrize("mid, kept", [("<", None), ("<[abc]@example.org>", "[abc]@example.org"),
+                                       ("<a@b@c>", "a@b@c")])
+def test_a_message_id_the_standard_parser_rewrites_or_chokes_on_is_kept_as_sent(mid, kept):
+    raw = f"From: a@example.org\nMessage-ID: {mid}\nSubject: hi\n\nMy flight".encode()
+    [msg] = email.normalize(raw)
+    assert msg.text == "My flight"
+    assert msg.provider_message_id == kept if kept else msg.provider_message_id.startswith("sha256:")

@@ -213,11 +213,33 @@ def whatsapp_with(fields: dict) -> dict:
         "id": "jd789", "title": "JD789 Paris–Lisbon", "description": "10 June"}}}, "JD789 Paris–Lisbon"),
     ({"type": "document", "document": {"caption": "Boarding pass", "filename": "bp.pdf",
                                        "mime_type": "application/pdf", "id": "889900"}}, "Boarding pass"),
-    ({"type": "location", "location": {"latitude": 38.77, "longitude": -9.13}}, ""),
+    ({"type": "location", "location": {"latitude": 38.77, "longitude": -9.13}}, "Location: (38.77, -9.13)"),
+    ({"type": "location", "location": {"latitude": 38.77, "longitude": -9.13, "name": "Lisbon airport",
+                                       "address": "Alameda das Comunidades"}},
+     "Location: Lisbon airport, Alameda das Comunidades (38.77, -9.13)"),
+    ({"type": "contacts", "contacts": [{"name": {"formatted_name": "Ana Lima"},
+                                        "phones": [{"phone": "+351 912 345 678"}]}]},
+     "Contact: Ana Lima +351 912 345 678"),
 ])
 def test_whatsapp_replies_and_captions_become_the_text(message, text):
     [msg] = meta.normalize(whatsapp_with(message))
     assert msg.text == text
+
+
+@pytest.mark.parametrize("message", [
+    {"type": "reaction", "reaction": {"message_id": "wamid.OURS", "emoji": "\U0001F44D"}},
+    {"type": "reaction", "reaction": {"message_id": "wamid.OURS"}},          # a reaction taken back
+    {"type": "unsupported", "errors": [{"code": 131051, "title": "Message type unknown"}]},
+])
+def test_whatsapp_reactions_and_what_the_api_cannot_show_are_no_customer_messages(message):
+    payload = whatsapp_with(message)
+    payload["entry"][0]["changes"][0]["value"]["messages"][0].pop("text", None)
+    assert meta.normalize(payload) == []
+
+
+def test_a_mexican_whatsapp_number_written_with_its_old_mobile_1_is_the_customers_one_number():
+    [msg] = meta.normalize(whatsapp_with({"from": "5215512345678"}))
+    assert msg.sender == "+525512345678"   # as the same customer's SMS and calls give it
 
 
 def test_a_whatsapp_sender_that_is_no_phone_number_is_unprocessable():

@@ -73,3 +73,9 @@ def test_a_huge_num_media_reads_at_most_twilios_ten_media():
     form = {"MessageSid": "SM" + "1" * 32, "From": "+14155550123", "To": "+14155559999", "Body": "hi",
             "NumMedia": "999999999999", **{f"MediaUrl{i}": f"https://api.twilio.com/m{i}" for i in range(12)}}
     assert len(twilio_sms.normalize(form)[0].media) == 10
+
+
+def test_a_mexican_whatsapp_number_with_its_old_mobile_1_is_the_same_number_as_by_sms():
+    form = dict(event("twilio/whatsapp_inbound.json"), From="whatsapp:+5215512345678", WaId="5215512345678")
+    [msg] = twilio_sms.normalize(form)
+    assert msg.sender == "+525512345678"
