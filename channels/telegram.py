@@ -70,16 +70,23 @@ def normalize(update: dict[str, Any]) -> list[InboundMessage]:
     if kind is None:
         return []
     message, sender = update[kind], update[kind].get("from") or {}
-    if "update_id" not in update or "id" not in sender or "id" not in (message.get("chat") or {}):
-        raise Unprocessable(f"a Telegram {kind} needs update_id, from.id and chat.id")
+    if "message_id" not in message or "id" not in sender or "id" not in (message.get("chat") or {}):
+        raise Unprocessable(f"a Telegram {kind} needs message_id, from.id and chat.id")
     text, media = message.get("text") or message.get("caption") or "", _media(message)
     if sender.get("is_bot") or not (text or media):
         return []
     return [InboundMessage(
-        channel="telegram", provider="telegram", provider_message_id=str(update["update_id"]),
+        channel="telegram", provider="telegram", provider_message_id=_message_key(message),
         sender_kind="telegram", sender=str(sender["id"]), sender_name=_name(sender),
         recipient=str(message["chat"]["id"]), text=text, media=media, edited=MESSAGE_KINDS[kind],
     )]
+
+
+def _message_key(message: dict[str, Any]) -> str:
+    """``<chat>:<message id>`` (``:<edit date>`` for an edit): stable across Telegram's redeliveries and
+    unique for good, unlike ``update_id``, which Telegram restarts at random after a quiet week."""
+    key = f"{message['chat']['id']}:{message['message_id']}"
+    return f"{key}:{message['edit_date']}" if message.get("edit_date") else key
 
 
 def _post(http, url: str, body: dict[str, Any]):

@@ -71,7 +71,8 @@ def x_dm(sender: str, text: str, event_id: str) -> tuple[str, dict]:
 
 def telegram(sender: str, text: str, update_id: int) -> tuple[str, dict]:
     body = json.dumps({"update_id": update_id, "message": {
-        "message_id": 1, "date": 1, "text": text, "from": {"id": int(sender), "is_bot": False, "first_name": "Ana"},
+        "message_id": update_id, "date": 1, "text": text,
+        "from": {"id": int(sender), "is_bot": False, "first_name": "Ana"},
         "chat": {"id": int(sender), "type": "private"}}}).encode()
     return "/channels/telegram", {"data": body, "headers": {
         "Content-Type": JSON, "X-Telegram-Bot-Api-Secret-Token": SECRETS["TELEGRAM_SECRET_TOKEN"]}}

@@ -43,13 +43,13 @@ def test_a_text_message_normalises_to_the_inbound_shape():
     [msg] = telegram.normalize(event("telegram/message.json"))
     assert (msg.channel, msg.provider, msg.sender_kind) == ("telegram", "telegram", "telegram")
     assert (msg.sender, msg.recipient, msg.sender_name) == ("5120384471", "5120384471", "Priya Raman")
-    assert msg.dedup_key == "telegram#731946821"
+    assert msg.dedup_key == "telegram#5120384471:1842"   # chat and message, not the update
     assert msg.text.startswith("Hello, I need a wheelchair") and not msg.edited
 
 
-def test_an_edited_message_is_marked_edited_and_has_its_own_update_id():
+def test_an_edited_message_is_marked_edited_and_keyed_by_its_edit():
     [msg] = telegram.normalize(event("telegram/edited_message.json"))
-    assert msg.edited and msg.provider_message_id == "731946822"
+    assert msg.edited and msg.provider_message_id.count(":") == 2
     assert "JD219, not JD218" in msg.text
 
 
