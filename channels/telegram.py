@@ -23,7 +23,8 @@ from .base import (
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MESSAGE_KINDS = {"message": False, "edited_message": True}    # update field -> edited
 FILE_KINDS = (("document", "application/octet-stream"), ("voice", "audio/ogg"),
-              ("audio", "audio/mpeg"), ("video", "video/mp4"))
+              ("audio", "audio/mpeg"), ("video", "video/mp4"), ("video_note", "video/mp4"),
+              ("animation", "video/mp4"), ("sticker", "image/webp"))
 
 
 def _parse(body: bytes) -> dict[str, Any]:

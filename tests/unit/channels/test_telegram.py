@@ -144,3 +144,13 @@ def test_a_connection_error_is_unavailable_and_does_not_repeat_the_bot_token(set
 def test_a_null_message_is_unprocessable():
     with pytest.raises(Unprocessable, match="malformed Telegram update"):
         telegram.normalize({"update_id": 1, "message": None})
+
+
+@pytest.mark.parametrize("kind, content_type", [("sticker", "image/webp"), ("video_note", "video/mp4"),
+                                                ("animation", "video/mp4")])
+def test_a_sticker_round_video_or_gif_alone_is_kept_as_media(kind, content_type):
+    update = event("telegram/message.json")
+    update["message"].pop("text")
+    update["message"][kind] = {"file_id": "F1", "file_unique_id": "U1"}
+    [msg] = telegram.normalize(update)
+    assert msg.media == (telegram.Media("telegram-file:F1", content_type),)
