@@ -122,7 +122,7 @@ def _unassign(ticket: Ticket, queue: Optional[str] = None) -> None:
 
 def reply(who: Actor, ticket_id: str, text: Optional[str], status: str = "pending",
           canned_response_id: Optional[str] = None) -> dict[str, Any]:
-    """Write the reply and its send intent atomically; an eligible agent takes an unassigned ticket.
+    """Write the reply and its send intent atomically; whoever answers an unassigned ticket takes it.
     The ticket then waits on the customer (``pending``, off the agent's capacity) unless the agent
     keeps it ``assigned`` because there is more to do. With ``canned_response_id`` the text is that
     canned response, filled from the ticket, and the audit entry names it."""
@@ -142,16 +142,16 @@ def reply(who: Actor, ticket_id: str, text: Optional[str], status: str = "pendin
                           channel=ticket.reply_to.get("channel", ticket.channel), text=text,
                           created_at=ticket.updated_at, author=who.id, delivery_status="pending")
         held = ticket.status == "assigned"
-        if not ticket.assignee and not who.is_supervisor:
-            if status == "assigned" and not who.has_room(ticket.channel):
+        if not ticket.assignee:
+            # whoever answers an unassigned ticket takes it (a supervisor too: a ticket waiting on the
+            # customer with nobody holding it would be in no queue), with room for it, as a claim needs
+            if not who.is_supervisor and not who.has_room(ticket.channel):
                 raise Conflict(f"you are at capacity on {ticket.channel}")
             ticket.assignee = who.id
-        ticket.lease_expires_at = None  # replying accepts the claim
+        if ticket.assignee == who.id:
+            ticket.lease_expires_at = None  # replying accepts the claim (not someone else's reply)
         routing.take_off_queue(ticket)
-        if ticket.assignee:
-            ticket.status = status
-        elif ticket.status in ("open", "bot"):
-            ticket.status = "pending"  # a supervisor answered an unassigned ticket: it waits on the customer
+        ticket.status = status
         load = _load_change(who, ticket, held, ticket.status == "assigned")
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
         written[:] = [message]
@@ -172,9 +172,9 @@ def _load_change(who: Actor, ticket: Ticket, held_before: bool, held_after: bool
     """The assignee's load follows whether the ticket weighs on them (assigned) or not (pending)."""
     if held_before == held_after or not ticket.assignee:
         return []
-    if held_after:
-        limit = who.limit(ticket.channel) if ticket.assignee == who.id else None
-        return [agents.load_of(ticket.assignee, ticket.channel, +1, limit)]
+    if held_after:   # within the assignee's capacity, whoever replies
+        holder = who if ticket.assignee == who.id else agents.actor_of(Agent.get(ticket.assignee))
+        return [agents.load_of(ticket.assignee, ticket.channel, +1, holder.limit(ticket.channel))]
     return [agents.load_of(ticket.assignee, ticket.channel, -1)]
 
 

@@ -1,4 +1,5 @@
 """Capacity: an agent never holds more tickets per channel than allowed, even under a claim storm."""
+import json
 import threading
 from datetime import timedelta
 
@@ -79,3 +80,27 @@ def test_a_transfer_moves_the_load_between_agents(stack, http):
     http.post(f"/tickets/{claimed['id']}/transfer", headers={**bearer(stack.settings, "sam"),
               "Content-Type": "application/json"}, body='{"agent": "alice"}')
     assert load("bob") == 0 and load("alice") == 1
+
+
+def _reply(stack, http, agent, ticket_id, **body):
+    return http.post(f"/tickets/{ticket_id}/replies", headers={**bearer(stack.settings, agent),
+                     "Content-Type": "application/json"}, body=json.dumps({"text": "On it.", **body}))
+
+
+def test_an_agent_at_capacity_cannot_take_a_ticket_by_answering_it_either(stack, http):
+    tickets(stack, http, 2)
+    limit_bob(1)
+    assert http.post("/queues/general/claim", headers=bearer(stack.settings, "bob")).status_code == 200
+    other = next(iter(Ticket.queue_rank.query("general"))).id
+    assert _reply(stack, http, "bob", other).status_code == 409   # a pending reply would take it all the same
+    assert Ticket.get(other).assignee is None and load() == 1
+
+
+def test_a_supervisor_keeping_a_ticket_in_its_agents_hand_stays_within_their_capacity(stack, http):
+    tickets(stack, http, 2)
+    limit_bob(1)
+    first = http.post("/queues/general/claim", headers=bearer(stack.settings, "bob")).json_body
+    assert _reply(stack, http, "bob", first["id"]).status_code == 201            # waits on the customer: 0/1
+    assert http.post("/queues/general/claim", headers=bearer(stack.settings, "bob")).status_code == 200  # 1/1
+    assert _reply(stack, http, "sam", first["id"], status="assigned").status_code == 409
+    assert load() == 1 and Ticket.get(first["id"]).status == "pending"

@@ -76,6 +76,25 @@ def test_a_transfer_accepted_in_time_stays_with_the_agent_it_was_given_to(stack,
     assert Ticket.get(ticket["id"]).assignee == "alice"
 
 
+def test_a_supervisors_note_on_a_claim_not_yet_accepted_leaves_its_lease_running(stack, http):
+    from chalicelib.services import sweep
+    ticket = claimed(stack, http)
+    assert act(stack, http, "sam", ticket["id"], "replies", {"text": "Quick note.", "status": "assigned"}).status_code \
+        == 201
+    sweep.run(clock.now() + timedelta(seconds=stack.settings.lease_seconds + 5))
+    back = Ticket.get(ticket["id"])   # bob never accepted: back in its queue for someone else
+    assert (back.assignee, back.queue_slot) == (None, "general")
+
+
+def test_a_supervisor_answering_an_unassigned_ticket_takes_it_so_someone_holds_it(stack, http):
+    sms(stack, http, "SM" + "9" * 32, "Where is my bag?")
+    stack.pump.drain()
+    waiting = next(iter(Ticket.queue_rank.query("general"))).id
+    assert act(stack, http, "sam", waiting, "replies", {"text": "We are looking into it."}).status_code == 201
+    answered = Ticket.get(waiting)   # waiting on the customer, and not in nobody's hands and no queue
+    assert (answered.status, answered.assignee, answered.queue_slot) == ("pending", "sam", None)
+
+
 def test_resolving_closes_the_ticket_and_a_reply_soon_after_reopens_it(stack, http):
     ticket = claimed(stack, http)
     resolved = act(stack, http, "bob", ticket["id"], "resolve").json_body
