@@ -192,7 +192,7 @@ def release(who: Actor, ticket_id: str) -> dict[str, Any]:
     def change(ticket: Ticket) -> list:
         _must_hold(who, ticket)
         _must_be_open(ticket)
-        freed = _freed(ticket)
+        freed = _freed(ticket) + bot.taken_by_person(ticket)   # a supervisor moving the bot's ticket to people
         _unassign(ticket)
         return freed + [New(outbox.agent_alert(ticket, "released")),
                         New(audit.entry(ticket.id, f"agent:{who.id}", "released", queue=ticket.queue))]
@@ -262,6 +262,7 @@ def resolve(who: Actor, ticket_id: str) -> dict[str, Any]:
 def feedback(who: Actor, ticket_id: str, emotion: str, note: Optional[str]) -> dict[str, Any]:
     """Live JET: the agent's reading of the customer moves mood and the score at once."""
     def change(ticket: Ticket) -> list:
+        _must_be_open(ticket)   # a resolved ticket is scored no more (its next message reopens it)
         entry = {"at": clock.iso(ticket.updated_at), "agent": who.id, "emotion": emotion}
         if note:
             entry["note"] = note[:500]

@@ -254,3 +254,12 @@ def test_an_agent_answering_a_ticket_the_bot_holds_takes_it_over(stack, http):
     back = Ticket.get(ticket.id)   # the customer answered the person who took it over
     assert (back.status, back.assignee) == ("assigned", "sam") and counts("baggage_allowance")["handed_over"] == 1
     assert not texts_sent(stack)[-1].startswith("Thanks. A person")
+
+
+def test_a_supervisor_sending_the_bots_ticket_to_the_queue_counts_it_handed_over(stack, http):
+    send(stack, http, 1, "How many bags can I bring?")
+    ticket = ticket_of()
+    assert ticket.status == "bot"
+    released = http.post(f"/tickets/{ticket.id}/release", headers=bearer(stack.settings, "sam"))
+    assert released.status_code == 200 and released.json_body["status"] == "open"
+    assert Ticket.get(ticket.id).bot["outcome"] == "handed_over" and counts("baggage_allowance")["handed_over"] == 1

@@ -165,12 +165,12 @@ def test_the_ticket_view_carries_the_customer(stack, http):
     assert view["customer"]["id"] == ticket["customer_id"] and "phone:+14155550123" in view["customer"]["contacts"]
 
 
-def test_a_resolved_ticket_takes_no_reply_release_or_transfer_and_stays_resolved(stack, http):
+def test_a_resolved_ticket_takes_no_reply_release_transfer_or_feedback_and_stays_resolved(stack, http):
     ticket = claimed(stack, http)
     act(stack, http, "bob", ticket["id"], "resolve")
     before = Ticket.get(ticket["id"])
     for action, body in [("replies", {"text": "One more thing"}), ("release", None),
-                         ("transfer", {"queue": "disruption"}), ("accept", None)]:
+                         ("transfer", {"queue": "disruption"}), ("accept", None), ("feedback", {"emotion": "angry"})]:
         response = act(stack, http, "bob", ticket["id"], action, body)
         assert response.status_code == 409 and "resolved" in response.json_body["error"]["message"], action
     after = Ticket.get(ticket["id"])
