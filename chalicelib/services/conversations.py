@@ -81,6 +81,7 @@ def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime,
         return ticket
     if ticket.resolved_at and now - ticket.resolved_at <= timedelta(days=get_settings().reopen_days):
         ticket.status, ticket.assignee = "open", None   # queued again, offered to its agent first (affinity)
+        ticket.queue_pinned = None   # routed afresh: where a person or an escalation put it then was for then
         ticket.reopened = True
         ticket.state_key, ticket.resolved_at = rules.state_key(ticket.status, ticket.id), None
         return ticket

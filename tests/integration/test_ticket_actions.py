@@ -165,6 +165,16 @@ def test_the_ticket_view_carries_the_customer(stack, http):
     assert view["customer"]["id"] == ticket["customer_id"] and "phone:+14155550123" in view["customer"]["contacts"]
 
 
+def test_a_ticket_moved_by_hand_then_resolved_is_routed_afresh_when_it_reopens(stack, http):
+    ticket = claimed(stack, http)
+    act(stack, http, "bob", ticket["id"], "transfer", {"queue": "disruption"})   # pinned there by a person
+    act(stack, http, "sam", ticket["id"], "resolve")
+    sms(stack, http, "SM" + "8" * 32, "The bag is still not here")
+    stack.pump.drain()
+    reopened = Ticket.get(ticket["id"])
+    assert reopened.status == "open" and not reopened.queue_pinned and reopened.queue == "general"
+
+
 def test_a_resolved_ticket_takes_no_reply_release_transfer_or_feedback_and_stays_resolved(stack, http):
     ticket = claimed(stack, http)
     act(stack, http, "bob", ticket["id"], "resolve")
