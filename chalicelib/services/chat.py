@@ -23,6 +23,7 @@ SESSIONS_PER_MINUTE = 10      # per client address
 MESSAGES_PER_MINUTE = 20      # per session
 RATINGS_PER_MINUTE = 10       # per session
 CONVERSATION_TICKETS = 5
+SETTLE_SECONDS = 5   # how far behind the newest message the poll cursor stays
 
 
 def start(name: str, email: Optional[str], client: str) -> dict[str, Any]:
@@ -56,7 +57,10 @@ def rate(session: dict[str, Any], stage: str, rating: int, comment: Optional[str
 
 
 def conversation(session: dict[str, Any], after: Optional[str]) -> dict[str, Any]:
-    """Messages of this conversation's tickets after the cursor (a message id), oldest first."""
+    """Messages of this conversation's tickets after the cursor (a message id), oldest first. The
+    cursor stops short of the last SETTLE_SECONDS: a message minted a moment before another may be
+    written after it (another function, another clock), so the newest come again on the next polls
+    (the page keeps each id once) rather than being stepped over for good."""
     customer_id = customers.find(contacts.Contact("chat", session["sub"]))
     if customer_id is None:
         return presenters.page([], None)
@@ -66,7 +70,8 @@ def conversation(session: dict[str, Any], after: Optional[str]) -> dict[str, Any
                    key=lambda m: m.id)
     items = [{"id": m.id, "direction": m.direction, "text": m.text, "created_at": clock.iso(m.created_at),
               "from": "you" if m.direction == "inbound" else "support"} for m in found]
-    return {"items": items, "next": found[-1].id if found else after}
+    settled = [m.id for m in found if clock.id_time(m.id) <= clock.now() - timedelta(seconds=SETTLE_SECONDS)]
+    return {"items": items, "next": settled[-1] if settled else after}
 
 
 # ---- WebSocket push (deployed stages; the local stack and every client can poll) ----

@@ -183,7 +183,9 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
     if ticket.status == "pending":  # the customer answered: back in hand, or back in the queue
         ticket.status = "assigned" if ticket.assignee else "open"
     spoken = _language(msg, ticket, who)
-    message = Message(ticket.id, item.message_id, direction="inbound", channel=msg.channel, text=msg.text,
+    # its id is minted now, as it is written, not when the webhook stored it: ids then follow the order
+    # messages reach the timeline, which the chat poll's cursor relies on
+    message = Message(ticket.id, clock.new_id(), direction="inbound", channel=msg.channel, text=msg.text,
                       created_at=now, author="customer", delivery_status="delivered",
                       provider_message_id=recording or msg.provider_message_id, language=spoken,
                       lookup_id=(recording or msg.provider_message_id) if msg.channel in REFERABLE_CHANNELS else None,

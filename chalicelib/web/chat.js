@@ -59,9 +59,10 @@ async function poll() {
   try {
     const path = "channels/chat/messages" + (state.next ? `?after=${encodeURIComponent(state.next)}` : "");
     const { items, next } = await api(path, { token: state.session.token });
-    if (items.length) {
-      state.shown.push(...items);
-      for (const item of items.filter((m) => m.from === "you")) {
+    const fresh = items.filter((m) => !state.shown.some((s) => s.id === m.id));   // the newest come again
+    if (fresh.length) {
+      state.shown.push(...fresh);
+      for (const item of fresh.filter((m) => m.from === "you")) {
         const at = state.pending.findIndex((p) => p.text === item.text);
         if (at !== -1) state.pending.splice(at, 1);
       }
