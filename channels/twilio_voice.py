@@ -27,6 +27,7 @@ GATHER_SECONDS = 4
 # Twilio <Say> languages for the ones we have texts in; anything else is read in English.
 VOICE_LANGUAGES = {"en": "en-US", "fr": "fr-FR", "de": "de-DE", "es": "es-ES"}
 CALLER = "JetDeskCaller"      # the caller, as our recordingStatusCallback URL names it (Twilio signs that URL)
+CALLED = "JetDeskCalled"      # and the number they called: that callback carries neither, and it may come first
 
 
 def verify(request: RawRequest, settings) -> dict[str, Any]:
@@ -34,6 +35,8 @@ def verify(request: RawRequest, settings) -> dict[str, Any]:
     form = twilio_sms.verify(request, settings)
     if request.query.get("caller"):
         form[CALLER] = request.query["caller"]
+    if request.query.get("called"):
+        form[CALLED] = request.query["called"]
     return form
 
 
@@ -54,7 +57,7 @@ def _message(form: dict[str, Any], provider_id: str, voice: dict[str, Any], text
              media: tuple[Media, ...] = ()) -> InboundMessage:
     return InboundMessage(
         channel="voice", provider="twilio", provider_message_id=provider_id, sender_kind="phone",
-        sender=_caller(form), text=text, recipient=form.get("To") or form.get("Called") or "",
+        sender=_caller(form), text=text, recipient=form.get("To") or form.get("Called") or form.get(CALLED) or "",
         media=media, thread_refs=(voice["recording_sid"],) if voice.get("recording_sid") else (),
         voice={k: v for k, v in voice.items() if v not in (None, "")})
 
@@ -105,12 +108,14 @@ def _say(node, text: str, language: Optional[str]) -> None:
     node.say(text, language=VOICE_LANGUAGES.get(language or "en", "en-US"))
 
 
-def greeting(base_url: str, caller: Optional[str], language: Optional[str], texts: dict[str, str]) -> str:
+def greeting(base_url: str, caller: Optional[str], language: Optional[str], texts: dict[str, str],
+             called: Optional[str] = None) -> str:
     """Greet, offer a call-back on any key, else record a voicemail with Twilio's transcription."""
     answer = VoiceResponse()
     gather = answer.gather(num_digits=1, action=base_url + PATH, method="POST", timeout=GATHER_SECONDS)
     _say(gather, texts["greeting"], language)
-    status_url = base_url + RECORDING_PATH + ("?" + urlencode({"caller": caller}) if caller else "")
+    named = {k: v for k, v in (("caller", caller), ("called", called)) if v}
+    status_url = base_url + RECORDING_PATH + ("?" + urlencode(named) if named else "")
     answer.record(action=base_url + RECORDING_PATH, method="POST", max_length=MAX_SECONDS, finish_on_key="#",
                   play_beep=True, transcribe=True, transcribe_callback=base_url + TRANSCRIPTION_PATH,
                   recording_status_callback=status_url, recording_status_callback_method="POST",

@@ -39,7 +39,8 @@ def answer_call(request) -> str:
     caller = form.get("From") if form.get("From", "").startswith("+") else None
     texts = {"greeting": config.message("voice_greeting", language),
              "no_message": config.message("voice_no_message", language)}
-    return adapter.greeting(get_settings().public_base_url, caller, language, texts)
+    called = form.get("To") if form.get("To", "").startswith("+") else None
+    return adapter.greeting(get_settings().public_base_url, caller, language, texts, called)
 
 
 def recording(request) -> str:

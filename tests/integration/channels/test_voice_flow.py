@@ -38,7 +38,8 @@ def test_a_call_is_greeted_with_a_key_for_a_call_back_then_a_transcribed_recordi
     base = stack.settings.public_base_url
     assert f'<Gather action="{base}/channels/twilio/voice"' in twiml and 'numDigits="1"' in twiml
     assert f'transcribeCallback="{base}/channels/twilio/voice/transcription"' in twiml
-    assert f'recordingStatusCallback="{base}/channels/twilio/voice/recording?caller=%2B14155550123"' in twiml
+    assert (f'recordingStatusCallback="{base}/channels/twilio/voice/recording?caller=%2B14155550123'
+            '&amp;called=%2B14155559999"') in twiml
     assert '<Say language="en-US">' in twiml
     assert InboundMessage.count() == 0  # ringing stores nothing
 
@@ -83,6 +84,17 @@ def test_a_transcription_before_the_recording_callback_still_makes_one_message(s
     [message] = voicemail_messages(ticket.id)
     assert "Lisbon" in message.text and message.voice["duration"] == 14
     assert message.voice["transcription_status"] == "completed"
+
+
+def test_a_recording_status_that_comes_before_the_record_action_still_knows_the_number_called(stack, http):
+    post(stack, http, RECORDING, event("twilio/voice_recording_status.json"),
+         {"caller": "+14155550123", "called": "+14155559999"})       # as our greeting's callback URL names them
+    post(stack, http, RECORDING, event("twilio/voice_record_action.json"))   # the same recording: a duplicate
+    stack.pump.drain()
+    ticket = only_ticket()
+    agent_replies(stack, http, ticket.id, "We will call you at 3pm.")
+    [sent] = [s for s in stack.sent("twilio") if "3pm" in json.dumps(s["body"])]
+    assert sent["body"]["From"] == "+14155559999"   # answered from the number they called
 
 
 def test_a_failed_transcription_leaves_the_recording_and_says_why(stack, http):
