@@ -22,6 +22,9 @@ import logging
 import random
 from datetime import timedelta
 
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
 import channels
 from channels.base import ProviderRefused, ProviderUnavailable
 
@@ -36,6 +39,7 @@ from . import agents, ingest, outbox, providers, webhooks
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_DELAY_SECONDS = 900
+SNS_THROTTLING = ("Throttling", "ThrottlingException", "ThrottledException", "KMSThrottling", "InternalError")
 LEASE = timedelta(seconds=60)  # longer than a run may last (lambda_timeout: 30 s)
 RETRY_RECEIVES = 5   # the retry queue's maxReceiveCount: then SQS moves a message to its DLQ
 
@@ -263,15 +267,28 @@ def _alert_agents(intent: Outbox) -> None:
     subject = f"{p.get('tier') or ''} {p['what']}: {p['ref']}".strip()[:100]
     topic = get_settings().agent_alert_topic_arn
     if topic:
-        providers.sns().publish(
-            TopicArn=topic, Message=json.dumps({**p, "ticket_id": intent.ticket_id}), Subject=subject,
-            MessageAttributes={"queue": {"DataType": "String", "StringValue": p.get("queue") or "none"}},
-        )
+        _publish(topic, json.dumps({**p, "ticket_id": intent.ticket_id}), subject, p.get("queue") or "none")
     if p.get("page"):
         text = f"JetDesk {subject} (queue {p.get('queue')}, score {p.get('score')})"
         _deliver_each([outbox.child(intent, agent_id, "agent_page",
                                     {"agent_id": agent_id, "subject": subject, "text": text})
                        for agent_id in sorted(agents.on_duty(p["page"]))])
+
+
+def _publish(topic: str, message: str, subject: str, queue: str) -> None:
+    """To the alert topic; SNS throttling, a 5xx or no connection is a failure to retry with backoff
+    (as a provider's is), not an error that stops the outbox stream behind it."""
+    try:
+        providers.sns().publish(TopicArn=topic, Message=message, Subject=subject,
+                                MessageAttributes={"queue": {"DataType": "String", "StringValue": queue}})
+    except ClientError as exc:
+        error, status = exc.response.get("Error", {}), exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        reason = f"sns {status} {error.get('Code', '?')}: {error.get('Message', '')}"[:300]
+        if error.get("Code") in SNS_THROTTLING or status >= 500:
+            raise TransientFailure(reason) from None
+        raise PermanentFailure(reason) from None
+    except (BotoConnectionError, HTTPClientError) as exc:
+        raise TransientFailure(f"sns unreachable: {type(exc).__name__}") from None
 
 
 def _page_agent(intent: Outbox) -> None:

@@ -221,3 +221,24 @@ def test_a_change_retried_whole_after_failing_part_way_sends_its_alert_once(stac
     change = next(o for o in Outbox.scan() if o.kind == "change")
     assert change.status == "done" and [p["kind"] for p in change.payload["parts"]][-1] == "agent_alert"
     assert len(sent_alerts) == 1 and len(stack.sent("twilio")) == 1
+
+
+def test_an_alert_topic_that_throttles_is_retried_alone_and_the_rest_of_the_change_goes_out(stack, http, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from chalicelib.services import providers
+    real, throttled = providers.sns(), iter([True])
+
+    class ThrottledOnce:
+        def publish(self, **kwargs):
+            if next(throttled, False):
+                raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"},
+                                   "ResponseMetadata": {"HTTPStatusCode": 400}}, "Publish")
+            return real.publish(**kwargs)
+    monkeypatch.setattr(providers, "sns", lambda: ThrottledOnce())
+    sms(stack, http, "SM" + "e" * 32, "Where is my bag?")
+    stack.pump.drain()
+    intents = {o.kind: o for o in Outbox.scan()}
+    assert intents["change"].status == "done" and len(stack.sent("twilio")) == 1   # not held up by SNS
+    assert (intents["agent_alert"].status, intents["agent_alert"].attempts) == ("done", 2)   # retried alone
+    assert DeadLetter.count() == 0
