@@ -187,10 +187,11 @@ def _named(intent: Outbox, letter: str) -> bool:
 
 
 def _record_failure(intent: Outbox, reason: str) -> None:
+    """The message failed, unless it was handed over (an intent given up after that is no failed send)."""
     if intent.kind == "customer_message" and intent.message_id:
-        Message(intent.ticket_id, intent.message_id).update(
+        written(lambda: Message(intent.ticket_id, intent.message_id).update(
             actions=[Message.delivery_status.set("failed"), Message.failure_reason.set(reason[:500])],
-            condition=Message.id.exists())
+            condition=Message.id.exists() & (Message.delivery_status == "pending")))
 
 
 def _deliver_each(targets: list[Outbox]) -> None:
@@ -319,6 +320,8 @@ def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id
     import urllib3
     try:
         status = webhooks.post(target["url"], body, headers)
+    except webhooks.CannotResolve as exc:
+        raise TransientFailure(f"webhook host: {exc.message}") from None
     except Unprocessable as exc:  # checked again at send time: its name may resolve elsewhere by now
         raise PermanentFailure(f"webhook refused: {exc.message}") from None
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:

@@ -47,7 +47,7 @@ def check_url(url: str) -> Optional[str]:
         addresses = [info[4][0] for info in socket.getaddrinfo(parsed.hostname, parsed.port or 443,
                                                                type=socket.SOCK_STREAM)]
     except socket.gaierror:
-        raise Unprocessable(f"cannot resolve {parsed.hostname}") from None
+        raise CannotResolve(f"cannot resolve {parsed.hostname}") from None
     for address in addresses:
         if not _routable(ipaddress.ip_address(address)):
             raise Unprocessable(f"{parsed.hostname} resolves to a non-public address")
@@ -62,6 +62,10 @@ def _routable(ip) -> bool:
         if embedded is not None and not _routable(embedded):
             return False
     return ip.is_global and not ip.is_multicast
+
+
+class CannotResolve(Unprocessable):
+    """The URL's name does not resolve now: refused when subscribing, retried when delivering."""
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> int:

@@ -242,3 +242,23 @@ def test_an_alert_topic_that_throttles_is_retried_alone_and_the_rest_of_the_chan
     assert intents["change"].status == "done" and len(stack.sent("twilio")) == 1   # not held up by SNS
     assert (intents["agent_alert"].status, intents["agent_alert"].attempts) == ("done", 2)   # retried alone
     assert DeadLetter.count() == 0
+
+
+def test_a_webhook_host_that_does_not_resolve_for_now_is_retried_not_failed(stack, http, monkeypatch):
+    from chalicelib.services import webhooks
+
+    def no_dns(url, body, headers):
+        raise webhooks.CannotResolve("cannot resolve hooks.example.com")
+    monkeypatch.setattr(webhooks, "post", no_dns)
+    with pytest.raises(notifier.TransientFailure):
+        notifier._post_webhook("D1", "ticket.created", {"ticket_id": "T1"})
+
+
+def test_an_intent_given_up_after_its_message_was_handed_over_leaves_the_message_as_it_is(stack, http):
+    sms(stack, http, "SM" + "f" * 32, "Where is my bag?")
+    stack.pump.drain()
+    ack = acknowledgement()
+    assert ack.delivery_status == "queued"
+    intent = Outbox(f"x.{ack.id}", kind="customer_message", ticket_id=ack.ticket_id, message_id=ack.id)
+    notifier._record_failure(intent, "given up after its handover")
+    assert Message.get(ack.ticket_id, ack.id).delivery_status == "queued"
