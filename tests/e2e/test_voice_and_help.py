@@ -43,10 +43,11 @@ def test_a_caller_leaves_a_voicemail_its_transcription_follows_and_asks_for_a_ca
     greeting = twilio_post(base, "/channels/twilio/voice", {**event("twilio/voice_inbound.json"), **ids})
     assert greeting.status_code == 200 and "<Record" in greeting.text
     status_url = re.search(r'recordingStatusCallback="([^"]+)"', greeting.text).group(1).replace("&amp;", "&")
-    assert status_url == f"{base}/channels/twilio/voice/recording?caller={quote(caller)}"
+    called = event("twilio/voice_inbound.json")["To"]
+    assert status_url == f"{base}/channels/twilio/voice/recording?caller={quote(caller)}&called={quote(called)}"
 
     recording = {**event("twilio/voice_recording_status.json"), "CallSid": call_sid, "RecordingSid": recording_sid}
-    status = twilio_post(base, "/channels/twilio/voice/recording", recording, {"caller": caller})
+    status = twilio_post(base, "/channels/twilio/voice/recording", recording, {"caller": caller, "called": called})
     assert status.status_code == 200
     for _ in range(2):  # Twilio retries: the same transcription twice changes nothing
         answer = twilio_post(base, "/channels/twilio/voice/transcription",
