@@ -69,7 +69,8 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     did, writes, updates = [], [], []
     moved = False
     if ticket.lease_expires_at and ticket.lease_expires_at <= now:
-        updates.append(agents.load_of(ticket.assignee, ticket.channel, -1))
+        if agents.find(ticket.assignee) is not None:   # an agent deleted since has no load to free
+            updates.append(agents.load_of(ticket.assignee, ticket.channel, -1))
         previous = ticket.assignee
         routing.requeue(ticket, now)
         moved = True

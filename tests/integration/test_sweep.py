@@ -101,3 +101,15 @@ def test_the_scheduled_function_keeps_within_the_time_its_lambda_has_left(stack,
     assert Ticket.get(ticket_id).due_at < clock.sortable(clock.now())   # not reached: still due
     stack.app.sweep_timers(scheduled, _LambdaContext(seconds_left=25))
     assert Ticket.get(ticket_id).due_at > clock.sortable(clock.now())   # re-scored and re-armed
+
+
+def test_a_claim_whose_agent_was_deleted_since_still_goes_back_to_its_queue(stack, http):
+    from chalicelib.storage.models import Agent
+    ticket = queued_ticket(stack, http)
+    http.post("/queues/general/claim", headers=bearer(stack.settings, "bob"))
+    held = Ticket.get(ticket.id)
+    Agent.get("bob").delete()
+    assert sweep.run(held.lease_expires_at + timedelta(seconds=1))["leases"] == 1
+    back = Ticket.get(ticket.id)
+    assert (back.assignee, back.queue_slot) == (None, "general")
+    assert not any(a.id == "bob" for a in Agent.scan())   # and no load item made up for the agent deleted
