@@ -10,8 +10,13 @@ and nothing else touches storage.
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError
 
 DELIVERY_STATUSES = ("pending", "queued", "sent", "delivered", "read", "failed")
 
@@ -100,6 +105,27 @@ def refuses_malformed(what: str) -> Callable[[F], F]:
                 raise Unprocessable(f"malformed {what}: {type(exc).__name__} {exc}"[:300]) from None
         return guarded  # type: ignore[return-value]
     return wrap
+
+
+AWS_THROTTLING = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
+                            "KMSThrottling"})
+
+
+@contextmanager
+def aws_answer(service: str) -> Iterator[None]:
+    """An AWS API call (SES, SNS) mapped onto our two failure kinds, as ``raise_for_status`` maps an
+    HTTP answer: throttling, 429, 5xx or no usable answer (a proxy's page) is an outage."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        reason = f"{service} {status} {error.get('Code', '?')}: {error.get('Message', '')}"[:500]
+        if error.get("Code") in AWS_THROTTLING or status == 429 or status >= 500:
+            raise ProviderUnavailable(reason) from None
+        raise ProviderRefused(reason) from None
+    except (BotoConnectionError, HTTPClientError, ResponseParserError) as exc:
+        raise ProviderUnavailable(f"{service} unreachable: {type(exc).__name__}") from None
 
 
 def raise_for_status(provider: str, response) -> None:

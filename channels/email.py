@@ -12,9 +12,6 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from html.parser import HTMLParser
 from typing import Any, Iterator, Optional
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
-from botocore.parsers import ResponseParserError
 from email_validator import EmailNotValidError, validate_email
 from mailparser_reply import EmailMessage as ReplyText
 
@@ -23,7 +20,7 @@ from chalicelib.domain import tickets
 from chalicelib.domain.inbound import Attachment, InboundMessage
 from chalicelib.errors import Unprocessable
 
-from .base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, refuses_malformed
+from .base import RawRequest, SendContext, Sent, aws_answer, refuses_malformed
 
 CONTENT_TYPE = "message/rfc822"
 SIGNATURE_HEADER = "X-JetDesk-Signature"
@@ -34,7 +31,6 @@ AUTOMATED_HEADERS = ("X-Autoreply", "X-Autorespond", "List-Unsubscribe", "List-I
 ROBOT_SENDERS = {"mailer-daemon", "postmaster", "no-reply", "noreply", "no_reply", "donotreply", "do-not-reply"}
 MSG_ID = re.compile(r"<([^<>\s]+)>")
 REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv)\s*:\s*)+", re.IGNORECASE)
-SES_THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException"}
 MAX_MIME_DEPTH = 20  # real mail nests 3 or 4 deep (mixed > alternative > related); a bomb nests thousands
 SIGN_OFF_MAX = 40   # characters on the first line of a real sign-off ("Best regards,", "-- ")
 
@@ -348,19 +344,6 @@ def send(ctx: SendContext, reply_to: dict, text: str) -> Sent:
     # SMTP policy with RFC 5322's 998-character limit: long Message-IDs (SES ids) in
     # In-Reply-To/References must never be folded or encoded, or threading breaks.
     data = build_reply(ctx.settings, reply_to, text).as_bytes(policy=policy.SMTP.clone(max_line_length=998))
-    try:
+    with aws_answer("ses"):
         answer = ctx.ses().send_raw_email(RawMessage={"Data": data})
-    except ClientError as exc:
-        raise _failure(exc) from None
-    except (BotoConnectionError, HTTPClientError, ResponseParserError) as exc:   # or a proxy's page for an answer
-        raise ProviderUnavailable(f"ses unreachable: {type(exc).__name__}") from None
     return Sent(ses_message_id(answer["MessageId"], ctx.settings.region), "queued")
-
-
-def _failure(exc: ClientError) -> Exception:
-    error = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    reason = f"ses {status} {error.get('Code', '?')}: {error.get('Message', '')}"[:500]
-    if error.get("Code") in SES_THROTTLING or status == 429 or status >= 500:
-        return ProviderUnavailable(reason)
-    return ProviderRefused(reason)

@@ -70,7 +70,8 @@ def conversation(session: dict[str, Any], after: Optional[str]) -> dict[str, Any
                    key=lambda m: m.id)
     items = [{"id": m.id, "direction": m.direction, "text": m.text, "created_at": clock.iso(m.created_at),
               "from": "you" if m.direction == "inbound" else "support"} for m in found]
-    settled = [m.id for m in found if clock.id_time(m.id) <= clock.now() - timedelta(seconds=SETTLE_SECONDS)]
+    settled_by = clock.now() - timedelta(seconds=SETTLE_SECONDS)
+    settled = [m.id for m in found if clock.id_time(m.id) <= settled_by]
     return {"items": items, "next": settled[-1] if settled else after}
 
 

@@ -290,7 +290,7 @@ def _keyword(item: InboundItem, msg: InboundMessage, word: str, who: customers.R
     if word in ("opt_out", "opt_in"):
         who.record_consent(word == "opt_out")
         if not who.new_identities:
-            updates.append(Update(Identity(f"{msg.sender_kind}:{msg.sender}"),
+            updates.append(Update(Identity(contacts.Contact(msg.sender_kind, msg.sender).identity),
                                   [Identity.opted_out.set(word == "opt_out")]))
     _commit(item, None, who if word != "help" else None, [], outcome=f"keyword: {word}", updates=updates)
     log.info("keyword", extra={"inbound": item.key, "keyword": word})

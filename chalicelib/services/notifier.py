@@ -20,13 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import random
+from contextlib import contextmanager
 from datetime import timedelta
-
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from typing import Iterator
 
 import channels
-from channels.base import ProviderRefused, ProviderUnavailable
+from channels.base import ProviderRefused, ProviderUnavailable, aws_answer
 
 from .. import clock
 from ..auth.signatures import standard_webhook_headers
@@ -39,7 +38,6 @@ from . import agents, ingest, outbox, providers, webhooks
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_DELAY_SECONDS = 900
-SNS_THROTTLING = ("Throttling", "ThrottlingException", "ThrottledException", "KMSThrottling", "InternalError")
 LEASE = timedelta(seconds=60)  # longer than a run may last (lambda_timeout: 30 s)
 RETRY_RECEIVES = 5   # the retry queue's maxReceiveCount: then SQS moves a message to its DLQ
 
@@ -279,17 +277,9 @@ def _alert_agents(intent: Outbox) -> None:
 def _publish(topic: str, message: str, subject: str, queue: str) -> None:
     """To the alert topic; SNS throttling, a 5xx or no connection is a failure to retry with backoff
     (as a provider's is), not an error that stops the outbox stream behind it."""
-    try:
+    with _provider_failures(), aws_answer("sns"):
         providers.sns().publish(TopicArn=topic, Message=message, Subject=subject,
                                 MessageAttributes={"queue": {"DataType": "String", "StringValue": queue}})
-    except ClientError as exc:
-        error, status = exc.response.get("Error", {}), exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        reason = f"sns {status} {error.get('Code', '?')}: {error.get('Message', '')}"[:300]
-        if error.get("Code") in SNS_THROTTLING or status >= 500:
-            raise TransientFailure(reason) from None
-        raise PermanentFailure(reason) from None
-    except (BotoConnectionError, HTTPClientError) as exc:
-        raise TransientFailure(f"sns unreachable: {type(exc).__name__}") from None
 
 
 def _page_agent(intent: Outbox) -> None:
@@ -349,9 +339,16 @@ _HANDLERS = {
 
 
 def _send(reply_to: dict, text: str):
-    """Send on the channel ``reply_to`` names; a provider's outage is transient, its refusal permanent."""
-    try:
+    """Send on the channel ``reply_to`` names."""
+    with _provider_failures():
         return channels.for_reply(reply_to).send(providers.send_context(), reply_to, text)
+
+
+@contextmanager
+def _provider_failures() -> Iterator[None]:
+    """A provider's outage is a transient failure of the delivery, its refusal a permanent one."""
+    try:
+        yield
     except ProviderUnavailable as exc:
         raise TransientFailure(str(exc)) from None
     except ProviderRefused as exc:

@@ -52,15 +52,18 @@ def written(write: Callable[[], Any]) -> bool:
     return True
 
 
+def _reason_codes(exc: Exception) -> list[Optional[str]]:
+    """A cancelled transaction's reason per item, in the order the items went in (PynamoDB sends
+    condition checks, deletes, puts, then updates)."""
+    return [getattr(r, "code", None) for r in getattr(exc, "cancellation_reasons", None) or []]
+
+
 def cancelled_for_good(exc: Exception) -> bool:
     """Whether a cancelled transaction can never succeed as it is (an item over the size limit, a
     malformed write), as opposed to one another writer's change cancelled (conditions, conflicts)."""
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(getattr(r, "code", None) in ("ValidationError", "ItemCollectionSizeLimitExceeded") for r in reasons)
+    return any(code in ("ValidationError", "ItemCollectionSizeLimitExceeded") for code in _reason_codes(exc))
 
 
 def failed_conditions(exc: Exception) -> list[bool]:
-    """For a cancelled transaction, whether each item's condition failed, in the order the items
-    went in (PynamoDB sends condition checks, deletes, puts, then updates)."""
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return [getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons]
+    """For a cancelled transaction, whether each item's condition failed."""
+    return [code == "ConditionalCheckFailed" for code in _reason_codes(exc)]
