@@ -2,7 +2,8 @@
 
 A channel module offers:
     verify(request: RawRequest, settings) -> payload        raises chalicelib.errors.Unauthorized
-    normalize(payload) -> list[InboundMessage | StatusUpdate]   raises chalicelib.errors.Unprocessable
+    normalize(payload) -> list[InboundMessage | StatusUpdate | Refused]
+        raises chalicelib.errors.Unprocessable; a batch refuses only the parts it cannot read (Refused)
     send(ctx: SendContext, reply_to: dict, text: str) -> Sent
         raises ProviderRefused (permanent) or ProviderUnavailable (try again later)
 and nothing else touches storage.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import functools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, TypeVar
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -52,6 +53,12 @@ class StatusUpdate:
     def __post_init__(self) -> None:
         if not self.provider_message_id or not isinstance(self.provider_message_id, str):
             raise TypeError("a status update names the message by its provider id, as text")
+
+
+@dataclass(frozen=True)
+class Refused:
+    """One part of a batched webhook we cannot read: it is kept as a dead letter, the rest is stored."""
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,19 @@ def refuses_malformed(what: str) -> Callable[[F], F]:
                 raise Unprocessable(f"malformed {what}: {type(exc).__name__} {exc}"[:300]) from None
         return guarded  # type: ignore[return-value]
     return wrap
+
+
+def each_part(what: str, parts: Iterable[Any], read: Callable[[Any], Iterable[Any]]) -> Iterator[Any]:
+    """What read() makes of every part of a batch, a part it cannot read becoming a Refused: one
+    message of the wrong shape must not hold back the others delivered with it."""
+    from chalicelib.errors import ApiError
+    for part in parts:
+        try:
+            yield from read(part)
+        except ApiError as exc:
+            yield Refused(f"{what}: {exc.message}"[:300])
+        except MALFORMED as exc:
+            yield Refused(f"malformed {what}: {type(exc).__name__} {exc}"[:300])
 
 
 AWS_THROTTLING = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",

@@ -15,8 +15,10 @@ from .base import (
     ProviderRefused,
     ProviderUnavailable,
     RawRequest,
+    Refused,
     Sent,
     StatusUpdate,
+    each_part,
     json_object,
     raise_for_status,
     refuses_malformed,
@@ -36,7 +38,7 @@ WHATSAPP_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read",
 # Graph answers throttling and its own hiccups with these codes, often under HTTP 400.
 TRANSIENT_CODES = {1, 2, 4, 17, 32, 613, 80007, 130429, 131056}
 
-Event = Union[InboundMessage, StatusUpdate]
+Event = Union[InboundMessage, StatusUpdate, Refused]
 
 
 def handshake(query: dict[str, str], settings) -> str:
@@ -69,10 +71,13 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 @refuses_malformed("Meta webhook")
 def normalize(payload: dict[str, Any]) -> list[Event]:
-    """Every customer message and delivery status in a (batched) Meta webhook."""
+    """Every customer message and delivery status in a (batched) Meta webhook; a message or status
+    we cannot read is refused on its own (Refused), not with the batch."""
     kind = payload.get("object")
     if kind in MESSAGING_OBJECTS:
-        return [e for entry in payload["entry"] for e in _messaging(MESSAGING_OBJECTS[kind], entry)]
+        channel = MESSAGING_OBJECTS[kind]
+        events = [event for entry in payload["entry"] for event in entry.get("messaging", [])]
+        return list(each_part(f"{channel} event", events, lambda event: _messaging(channel, event)))
     if kind == "whatsapp_business_account":
         return [e for entry in payload["entry"] for change in entry.get("changes", [])
                 for e in _whatsapp(change)]
@@ -81,18 +86,17 @@ def normalize(payload: dict[str, Any]) -> list[Event]:
 
 # Messenger and Instagram share entry[].messaging[].
 
-def _messaging(channel: str, entry: dict[str, Any]) -> Iterator[Event]:
-    for event in entry.get("messaging", []):
-        if "message" in event:
-            yield from _message(channel, event)
-        elif "postback" in event:
-            yield _postback(channel, event)
-        elif "delivery" in event:
-            # mids may be absent (older clients): the watermark alone names no message.
-            for mid in event["delivery"].get("mids", []):
-                yield StatusUpdate(PROVIDER, mid, "delivered")
-        # Messenger "read" receipts carry only a watermark (a time), not message ids: ignored,
-        # like reactions, referrals and opt-ins, which are not customer messages.
+def _messaging(channel: str, event: dict[str, Any]) -> Iterator[Event]:
+    if "message" in event:
+        yield from _message(channel, event)
+    elif "postback" in event:
+        yield _postback(channel, event)
+    elif "delivery" in event:
+        # mids may be absent (older clients): the watermark alone names no message.
+        for mid in event["delivery"].get("mids", []):
+            yield StatusUpdate(PROVIDER, mid, "delivered")
+    # Messenger "read" receipts carry only a watermark (a time), not message ids: ignored,
+    # like reactions, referrals and opt-ins, which are not customer messages.
 
 
 def _message(channel: str, event: dict[str, Any]) -> Iterator[InboundMessage]:
@@ -127,11 +131,9 @@ def _whatsapp(change: dict[str, Any]) -> Iterable[Event]:
     value = change["value"]
     names = {c.get("wa_id"): (c.get("profile") or {}).get("name") for c in value.get("contacts", [])}
     ours = value["metadata"]["phone_number_id"]
-    messages = [_whatsapp_message(m, names, ours) for m in value.get("messages", [])
-                if m.get("type") not in WHATSAPP_IGNORED]
-    # statuses outside our vocabulary (e.g. "deleted", "warning") change no delivery state
-    statuses = [_whatsapp_status(s) for s in value.get("statuses", []) if s["status"] in WHATSAPP_STATUSES]
-    return messages + statuses
+    messages = [m for m in value.get("messages", []) if m.get("type") not in WHATSAPP_IGNORED]
+    return [*each_part("WhatsApp message", messages, lambda m: [_whatsapp_message(m, names, ours)]),
+            *each_part("WhatsApp status", value.get("statuses", []), _whatsapp_status)]
 
 
 def _whatsapp_message(message: dict[str, Any], names: dict, ours: str) -> InboundMessage:
@@ -173,7 +175,9 @@ def _e164(wa_id: str) -> str:
         raise Unprocessable(f"WhatsApp sender {wa_id!r}: {exc}") from None
 
 
-def _whatsapp_status(status: dict[str, Any]) -> StatusUpdate:
+def _whatsapp_status(status: dict[str, Any]) -> Iterator[StatusUpdate]:
+    if status["status"] not in WHATSAPP_STATUSES:
+        return  # outside our vocabulary (e.g. "deleted", "warning"): changes no delivery state
     state = WHATSAPP_STATUSES[status["status"]]
     reason = None
     if state == "failed":
@@ -181,7 +185,7 @@ def _whatsapp_status(status: dict[str, Any]) -> StatusUpdate:
         reason = error.get("title") or error.get("message") or "failed without a reason"
         if error.get("code"):
             reason = f"{reason} ({error['code']})"
-    return StatusUpdate(PROVIDER, status["id"], state, reason)
+    yield StatusUpdate(PROVIDER, status["id"], state, reason)
 
 
 # Sending through the Graph API.

@@ -20,6 +20,7 @@ from .base import (
     RawRequest,
     SendContext,
     Sent,
+    each_part,
     json_object,
     raise_for_status,
     refuses_malformed,
@@ -109,8 +110,8 @@ def normalize(payload: dict[str, Any]) -> list[InboundMessage]:
         raise Unprocessable("X direct_message_events without for_user_id")
     users = payload.get("users") or {}
     # X also delivers the DMs our own account sends (agent replies): skip those echoes.
-    return [_message(e, ours, users) for e in events
-            if str((e.get("message_create") or {}).get("sender_id")) != ours]
+    received = [e for e in events if str((e.get("message_create") or {}).get("sender_id")) != ours]
+    return list(each_part("X message_create event", received, lambda e: [_message(e, ours, users)]))
 
 
 def _dm_event_id(response) -> Optional[str]:

@@ -6,12 +6,12 @@ payload can be replayed after a fix (see services/replay.py).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from channels.base import RawRequest, StatusUpdate
+from channels.base import RawRequest, Refused, StatusUpdate
 
-from ..errors import ApiError, Unauthorized
+from ..errors import ApiError, Unauthorized, Unprocessable
 from ..settings import get_settings
 from . import deliveries, ingest
 
@@ -40,6 +40,7 @@ class Receipt:
     stored: int = 0
     duplicates: int = 0
     statuses: int = 0
+    refused: list[str] = field(default_factory=list)   # why each unreadable part of a batch was refused
     payload: Any = None                        # the verified payload (TwiML answers depend on it)
 
 
@@ -59,10 +60,16 @@ def receive(source: Source, request: RawRequest) -> Receipt:
         raise
     try:
         items = source.normalize(payload)
+        if items and all(isinstance(item, Refused) for item in items):
+            raise Unprocessable("; ".join(item.reason for item in items)[:500])
     except ApiError as exc:
         ingest.reject(source.name, exc.message, request.headers, request.body, replayable=True)
         raise
     receipt = store_all(items)
+    if receipt.refused:  # the rest of the batch is stored: answered 2xx, so the provider sends it no more
+        reason = f"{len(receipt.refused)} of {len(items)} parts refused, the others stored: "
+        ingest.reject(source.name, reason + "; ".join(receipt.refused), request.headers, request.body,
+                      replayable=True)
     receipt.payload = payload
     return receipt
 
@@ -70,7 +77,9 @@ def receive(source: Source, request: RawRequest) -> Receipt:
 def store_all(items: list) -> Receipt:
     receipt = Receipt()
     for item in items:
-        if isinstance(item, StatusUpdate):
+        if isinstance(item, Refused):
+            receipt.refused.append(item.reason)
+        elif isinstance(item, StatusUpdate):
             deliveries.apply(item)
             receipt.statuses += 1
         elif ingest.store(item):

@@ -41,7 +41,8 @@ def _replay_webhook(letter: DeadLetter) -> dict[str, Any]:
     payload = letter.payload
     body = base64.b64decode(payload["body_base64"]) if "body_base64" in payload else payload["body"].encode()
     receipt = intake.store_all(source.normalize(source.parse(RawRequest("POST", "", payload["headers"], body))))
-    return {"stored": receipt.stored, "duplicates": receipt.duplicates, "statuses": receipt.statuses}
+    return {"stored": receipt.stored, "duplicates": receipt.duplicates, "statuses": receipt.statuses,
+            "refused": receipt.refused}
 
 
 def _replay_record(letter: DeadLetter) -> dict[str, Any]:

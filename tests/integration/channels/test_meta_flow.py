@@ -73,3 +73,32 @@ def test_a_forged_signature_is_refused_and_kept(stack, http):
                     headers={"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=00"})
     assert response.status_code == 401
     assert [d.source for d in DeadLetter.scan()] == ["meta"]
+
+
+def whatsapp_batch(*senders: str) -> dict:
+    payload = event("meta/whatsapp_text.json")
+    value = payload["entry"][0]["changes"][0]["value"]
+    [message] = value["messages"]
+    value["messages"] = [dict(message, id=f"wamid.{i}", **{"from": sender}) for i, sender in enumerate(senders)]
+    return payload
+
+
+def test_a_batch_with_one_unreadable_message_stores_the_others_and_keeps_that_one_for_replay(stack, http):
+    from ..conftest import bearer
+    response = post(stack, http, whatsapp_batch("12", "14155550123"))
+    assert response.status_code == 200    # Meta would redeliver the whole batch, good message included
+    stack.pump.drain()
+    [ticket] = list(Ticket.scan())
+    assert ticket.channel == "whatsapp"
+    [letter] = http.get("/admin/dead-letters", headers=bearer(stack.settings, "sam")).json_body["items"]
+    assert letter["source"] == "meta" and letter["replayable"]
+    assert letter["reason"].startswith("1 of 2 parts refused, the others stored: WhatsApp message: WhatsApp sender")
+    replayed = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.json_body["stored"] == 0 and replayed.json_body["duplicates"] == 1
+    assert len(replayed.json_body["refused"]) == 1 and Ticket.count() == 1
+
+
+def test_a_batch_of_nothing_but_unreadable_messages_is_refused_whole(stack, http):
+    response = post(stack, http, whatsapp_batch("12", "34"))
+    assert response.status_code == 422 and "WhatsApp sender '34'" in response.json_body["error"]["message"]
+    assert [d.source for d in DeadLetter.scan()] == ["meta"] and InboundMessage.count() == 0

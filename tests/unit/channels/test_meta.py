@@ -8,7 +8,15 @@ import requests
 from chalicelib.domain.inbound import InboundMessage, Media
 from chalicelib.errors import Forbidden, Unauthorized, Unprocessable
 from channels import meta
-from channels.base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext, Sent, StatusUpdate
+from channels.base import (
+    ProviderRefused,
+    ProviderUnavailable,
+    RawRequest,
+    Refused,
+    SendContext,
+    Sent,
+    StatusUpdate,
+)
 from tests.conftest import EVENTS, event
 
 from .fakes import FakeResponse, FakeSession
@@ -242,9 +250,31 @@ def test_a_mexican_whatsapp_number_written_with_its_old_mobile_1_is_the_customer
     assert msg.sender == "+525512345678"   # as the same customer's SMS and calls give it
 
 
-def test_a_whatsapp_sender_that_is_no_phone_number_is_unprocessable():
-    with pytest.raises(Unprocessable, match="WhatsApp sender"):
-        meta.normalize(whatsapp_with({"from": "12"}))
+def test_a_whatsapp_sender_that_is_no_phone_number_is_refused():
+    [refused] = meta.normalize(whatsapp_with({"from": "12"}))
+    assert isinstance(refused, Refused) and "WhatsApp sender '12'" in refused.reason
+
+
+def test_a_whatsapp_message_that_cannot_be_read_is_refused_alone_and_its_batch_is_read():
+    payload = event("meta/whatsapp_text.json")
+    value = payload["entry"][0]["changes"][0]["value"]
+    [good] = value["messages"]
+    value["messages"] = [dict(good, id="wamid.bad", **{"from": "12"}), good, {"type": "text", "id": "wamid.nofrom"}]
+    value["statuses"] = [{"id": "wamid.out", "status": "read"}, {"status": "delivered"}]
+    refused, message, missing_from, read, no_id = meta.normalize(payload)
+    assert message.provider_message_id == good["id"] and read == StatusUpdate("meta", "wamid.out", "read")
+    assert [type(r) for r in (refused, missing_from, no_id)] == [Refused] * 3
+    assert refused.reason.startswith("WhatsApp message: WhatsApp sender") and "KeyError" in missing_from.reason
+    assert no_id.reason.startswith("malformed WhatsApp status")
+
+
+def test_a_messenger_event_that_cannot_be_read_is_refused_alone():
+    payload = event("meta/messenger_batch.json")
+    events = payload["entry"][0]["messaging"]
+    events.insert(0, {"sender": {"id": PSID}, "message": {"text": "no mid"}})
+    first, *rest = meta.normalize(payload)
+    assert isinstance(first, Refused) and first.reason.startswith("malformed messenger event: KeyError")
+    assert rest == meta.normalize(event("meta/messenger_batch.json")) and rest
 
 
 def test_whatsapp_statuses_become_delivery_updates_with_the_failure_reason():
@@ -271,7 +301,6 @@ def test_an_unknown_object_is_unprocessable():
 
 @pytest.mark.parametrize("payload", [
     {"object": "page"},
-    {"object": "page", "entry": [{"messaging": [{"sender": {"id": PSID}, "message": {"text": "no mid"}}]}]},
     {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": {}}]}]},
     {"object": "instagram", "entry": "not a list"},
 ])
@@ -370,5 +399,5 @@ def test_a_channel_meta_does_not_serve_is_refused(settings):
 def test_a_sender_id_that_is_no_text_is_unprocessable():
     payload = event("meta/instagram_message.json")
     payload["entry"][0]["messaging"][0]["sender"]["id"] = {"id": 1}
-    with pytest.raises(Unprocessable, match="sender is dict"):
-        meta.normalize(payload)
+    [refused] = meta.normalize(payload)
+    assert "sender is dict" in refused.reason

@@ -8,7 +8,7 @@ import requests
 
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
 from channels import x
-from channels.base import ProviderRefused, ProviderUnavailable, RawRequest, SendContext
+from channels.base import ProviderRefused, ProviderUnavailable, RawRequest, Refused, SendContext
 from tests.conftest import event
 
 from .fakes import FakeResponse, FakeSession
@@ -164,3 +164,12 @@ def test_an_answer_without_event_id_is_refused(settings):
 def test_direct_message_events_that_are_not_objects_are_unprocessable():
     with pytest.raises(Unprocessable, match="malformed X webhook"):
         x.normalize({"for_user_id": "1", "direct_message_events": [None]})
+
+
+def test_a_direct_message_that_cannot_be_read_is_refused_alone_and_the_others_are_read():
+    payload = event("x/dm.json")
+    [good] = payload["direct_message_events"]
+    payload["direct_message_events"] = [{"type": "message_create", "message_create": {"sender_id": "2871945302"}}, good]
+    refused, message = x.normalize(payload)
+    assert isinstance(refused, Refused) and "needs id" in refused.reason
+    assert message.provider_message_id == good["id"]
