@@ -330,6 +330,8 @@ def build_reply(settings, reply_to: dict, text: str) -> EmailMessage:
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
     _thread_headers(mail, reply_to.get("in_reply_to"), list(reply_to.get("references") or []))
+    if reply_to.get("automatic"):   # RFC 3834: written by no person, so not to be auto-answered
+        mail["Auto-Submitted"] = "auto-replied"
     mail.set_content(text)
     return mail
 

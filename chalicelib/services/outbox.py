@@ -17,6 +17,8 @@ from ..storage.writes import written
 
 KEEP = timedelta(days=30)
 
+AUTOMATIC_AUTHORS = ("system", "bot")   # acknowledgements, confirmations, the bot's answers
+
 
 def _intent(kind: str, ticket: Ticket, payload: dict[str, Any], message_id: str | None = None) -> Outbox:
     created = clock.now()
@@ -26,8 +28,11 @@ def _intent(kind: str, ticket: Ticket, payload: dict[str, Any], message_id: str 
 
 def customer_message(ticket: Ticket, message: Message, text: str | None = None) -> Outbox:
     """``text`` when what is sent differs from what is kept (a status link is sent, never stored in the timeline)."""
+    reply_to = dict(ticket.reply_to)
+    if message.author in AUTOMATIC_AUTHORS:
+        reply_to["automatic"] = True    # mail says so (Auto-Submitted), so no auto-responder answers it
     return _intent("customer_message", ticket,
-                   {"reply_to": dict(ticket.reply_to), "text": message.text if text is None else text}, message.id)
+                   {"reply_to": reply_to, "text": message.text if text is None else text}, message.id)
 
 
 def agent_alert(ticket: Ticket, what: str, page: str | None = None) -> Outbox:

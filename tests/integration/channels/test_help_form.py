@@ -76,6 +76,23 @@ def test_a_submission_opens_a_web_ticket_and_emails_a_link_to_its_status_page(st
     assert "&lt;status link&gt;" not in page.body.decode()  # the acknowledgement is not part of the conversation
 
 
+def test_the_confirmation_says_it_was_sent_automatically_and_an_agents_answer_does_not(stack, http):
+    submit(http, form_fields())
+    stack.pump.drain()
+    assert confirmation_mail(stack)["Auto-Submitted"] == "auto-replied"   # RFC 3834: no auto-reply to it
+    agent_replies(stack, http, only_ticket().id, "Your refund is on its way.")
+    answer = email.message_from_string(stack.sent("ses")[-1]["body"]["raw"], policy=policy.default)
+    assert "refund is on its way" in answer.get_content() and answer["Auto-Submitted"] is None
+
+
+def test_a_form_typed_with_our_own_support_address_opens_nothing_and_mails_nothing(stack, http):
+    for ours in (stack.settings.support_email.upper(), stack.settings.support_email.replace("@", "+web@")):
+        answer = submit(http, form_fields(email=ours))
+        assert answer.status_code == 422 and "our own support address" in answer.body.decode()
+    stack.pump.drain()
+    assert InboundMessage.count() == 0 and Ticket.count() == 0 and stack.sent("ses") == []
+
+
 def test_a_double_submit_answers_the_same_ref_and_opens_one_ticket(stack, http):
     refs = {re.search(r"JD-\w{8}", submit(http, form_fields()).body.decode()).group(0) for _ in range(2)}
     stack.pump.drain()
