@@ -135,10 +135,7 @@ def _give_up(outbox_id: str, attempts: int | None, reason: str) -> None:
 
 
 def _schedule(outbox_id: str, attempts: int, delay: int) -> None:
-    sqs = providers.sqs()
-    url = sqs.get_queue_url(QueueName=get_settings().notify_retry_queue)["QueueUrl"]
-    sqs.send_message(QueueUrl=url, DelaySeconds=delay,
-                     MessageBody=json.dumps({"outbox_id": outbox_id, "attempts": attempts}))
+    providers.retry_later({"outbox_id": outbox_id, "attempts": attempts}, delay)
 
 
 def _retry_later(intent: Outbox, reason: str) -> None:

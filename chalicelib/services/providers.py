@@ -1,6 +1,7 @@
 """Clients for the world outside DynamoDB, created once per container and cached."""
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 from ..settings import get_settings
@@ -41,6 +42,13 @@ def sns():
 @lru_cache(maxsize=1)
 def sqs():
     return _aws("sqs")
+
+
+def retry_later(body: dict, delay: int) -> None:
+    """A message for the retry queue (``handle_notify_retry``), handed over in ``delay`` seconds (SQS: ≤ 900)."""
+    client = sqs()
+    url = client.get_queue_url(QueueName=get_settings().notify_retry_queue)["QueueUrl"]
+    client.send_message(QueueUrl=url, DelaySeconds=delay, MessageBody=json.dumps(body))
 
 
 @lru_cache(maxsize=1)

@@ -134,11 +134,30 @@ def test_a_keyword_with_no_open_ticket_opens_none(stack, http):
     assert Ticket.count() == 0 and InboundMessage.get("sms#SM" + "c" * 32).reason == "keyword: help"
 
 
-def test_a_status_for_a_message_we_do_not_know_yet_is_kept_and_replayable(stack, http):
+def test_a_status_that_comes_before_our_record_of_the_send_is_applied_when_the_record_is_there(
+        stack, http, monkeypatch):
+    from chalicelib.services import deliveries
+    monkeypatch.setattr(deliveries, "RETRY_DELAYS", (0, 0))   # SQS's delay, not waited for here
+    sms(stack, http, "SM" + "d" * 32, "Where is my bag?")
+    stack.pump.drain()
+    ack = acknowledgement(InboundMessage.get("sms#SM" + "d" * 32).ticket_id)
+    early = "SM" + "e" * 32
+    assert status_callback(stack, http, early, "delivered").status_code == 204   # Twilio was quicker than us
+    ack.update(actions=[Message.provider_message_id.set(early), Message.lookup_id.set(early)])  # now recorded
+    stack.pump.drain()
+    assert Message.get(ack.ticket_id, ack.id).delivery_status == "delivered" and DeadLetter.count() == 0
+
+
+def test_a_status_for_a_message_still_unknown_after_its_last_try_is_kept_and_replayable(stack, http, monkeypatch):
+    from chalicelib.services import deliveries
+
     from .conftest import bearer
+    monkeypatch.setattr(deliveries, "RETRY_DELAYS", (0, 0))
     status_callback(stack, http, "SM" + "e" * 32, "delivered")
+    assert DeadLetter.count() == 0
+    stack.pump.drain()
     [letter] = http.get("/admin/dead-letters", headers=bearer(stack.settings, "sam")).json_body["items"]
-    assert letter["source"] == "status/twilio" and letter["replayable"]
+    assert letter["source"] == "status/twilio" and letter["replayable"] and "after 2 tries" in letter["reason"]
 
 
 def test_refused_bodies_are_kept_even_before_verification(stack, http):
@@ -146,3 +165,27 @@ def test_refused_bodies_are_kept_even_before_verification(stack, http):
     body = "Body=" + "x" * (stack.settings.max_body_bytes + 1)
     http.post(PATH, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=body)
     assert sorted(d.reason for d in DeadLetter.scan()) == ["payload too large", "unsupported media type"]
+
+
+def test_a_status_retry_that_keeps_failing_is_kept_on_its_last_receive_not_lost_to_the_queues_dlq(
+        stack, monkeypatch):
+    import json
+
+    import pytest
+
+    from chalicelib.services import notifier
+    lambda_event = event("aws/sqs_notify_retry.json")
+    record = lambda_event["Records"][0]
+    record["body"] = json.dumps({"status_update": {"provider": "twilio", "provider_message_id": "SM" + "f" * 32,
+                                                   "status": "delivered", "reason": None}, "tries": 1})
+
+    def down(*args, **kwargs):
+        raise RuntimeError("DynamoDB went away")
+    monkeypatch.setattr(Message.by_provider_id, "query", down)
+    record["attributes"]["ApproximateReceiveCount"] = str(notifier.RETRY_RECEIVES - 1)
+    with pytest.raises(RuntimeError):      # SQS delivers it again
+        stack.app.handle_notify_retry(lambda_event, None)
+    record["attributes"]["ApproximateReceiveCount"] = str(notifier.RETRY_RECEIVES)
+    stack.app.handle_notify_retry(lambda_event, None)
+    [letter] = DeadLetter.scan()
+    assert letter.source == "status/twilio" and letter.payload["record"]["status_update"]["status"] == "delivered"
