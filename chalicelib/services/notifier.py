@@ -21,6 +21,7 @@ import json
 import logging
 import random
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Iterator
 
@@ -36,6 +37,7 @@ from ..storage.writes import written
 from . import agents, ingest, outbox, providers, webhooks
 
 log = logging.getLogger(__name__)
+_running: ContextVar[Outbox] = ContextVar("the intent this run leased")
 MAX_ATTEMPTS = 8
 MAX_DELAY_SECONDS = 900
 LEASE = timedelta(seconds=60)  # longer than a run may last (lambda_timeout: 30 s)
@@ -55,6 +57,7 @@ def deliver(intent: Outbox) -> None:
     if intent.status != "pending" or not _lease(intent):
         return
     lease = intent.sending_until
+    running = _running.set(intent)
     try:
         try:
             (_deliver_change if intent.kind == "change" else _HANDLERS[intent.kind])(intent)
@@ -67,6 +70,8 @@ def deliver(intent: Outbox) -> None:
     except Exception:
         _release(intent, lease)  # the stream's retry takes it again now, not once the lease runs out
         raise
+    finally:
+        _running.reset(running)
 
 
 def _lease(intent: Outbox) -> bool:
@@ -191,19 +196,33 @@ def _record_failure(intent: Outbox, reason: str) -> None:
 
 def _deliver_each(targets: list[Outbox]) -> None:
     """Deliver each target now; one that fails goes on as an intent of its own: retried (the
-    stream delivers it again, then the retry queue with backoff) or failed and dead-lettered."""
+    stream delivers it again, then the retry queue with backoff) or failed and dead-lettered.
+
+    The intent this run leased notes the targets it left to go on by themselves (``kept``), and a
+    later run of it (after a failure part-way) skips them: their own intents deliver them, and
+    sending one here too could send it twice, the two runs side by side."""
+    run = _running.get(None)
     for target in targets:
+        if run is not None and target.id in (run.kept or ()):
+            continue
         try:
             _HANDLERS[target.kind](target)
         except TransientFailure as exc:
             target.attempts = 1
             if outbox.keep(target):
                 log.info("delivery goes on by itself", extra={"outbox": target.id, "reason": str(exc)[:200]})
+            _note_kept(run, target)
         except PermanentFailure as exc:
             target.status, target.attempts = "failed", 1
             target.dead_letter = _dead_letter(target, str(exc))
             if outbox.keep(target) or _named(target, target.dead_letter):
                 _record_failure(target, str(exc))
+            _note_kept(run, target)
+
+
+def _note_kept(run: Outbox | None, target: Outbox) -> None:
+    if run is not None:
+        _conditional(run, [Outbox.kept.add({target.id})], Outbox.id.exists())
 
 
 def _deliver_change(intent: Outbox) -> None:

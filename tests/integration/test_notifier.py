@@ -262,3 +262,29 @@ def test_an_intent_given_up_after_its_message_was_handed_over_leaves_the_message
     intent = Outbox(f"x.{ack.id}", kind="customer_message", ticket_id=ack.ticket_id, message_id=ack.id)
     notifier._record_failure(intent, "given up after its handover")
     assert Message.get(ack.ticket_id, ack.id).delivery_status == "queued"
+
+
+def test_a_change_run_again_after_failing_part_way_leaves_the_parts_it_kept_to_their_own_intents(
+        stack, http, monkeypatch):
+    change = _change(stack, http, "SM" + "d" * 32)
+    ack = acknowledgement()
+    change.update(actions=[Outbox.status.set("pending"), Outbox.attempts.set(0)])
+    ack.update(actions=[Message.delivery_status.set("pending")])
+    stack.sink.records.clear()
+    fault(stack, "twilio", 1, status=503)                 # the acknowledgement goes on by itself…
+
+    def down(intent):
+        raise RuntimeError("DynamoDB went away")
+    monkeypatch.setitem(notifier._HANDLERS, "integrator_event", down)
+    with pytest.raises(RuntimeError):                      # …and the run fails on the next part
+        notifier.deliver(_as_inserted(change))
+    kept = Outbox.get(change.id + ".0")
+    assert (kept.kind, kept.status) == ("customer_message", "pending")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(notifier, "backoff", lambda attempt: 0)
+    monkeypatch.setattr(notifier, "_record_handover", lambda *args: None)  # its answer not recorded yet
+    notifier.deliver(kept)                                 # the kept intent sends it…
+    notifier.deliver(_as_inserted(change))                 # …while the change is run again
+    assert len(stack.sent("twilio")) == 1 and len(stack.sent("webhook")) == 1
+    assert Outbox.get(change.id).status == "done"
