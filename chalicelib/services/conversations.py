@@ -180,6 +180,8 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
         return _add_to_voicemail(item, msg, ticket, who, now)
     tier_before = (ticket.jet or {}).get("tier")
     resumed = ticket.status == "pending" or getattr(ticket, "reopened", False)
+    if resumed and ticket.assignee and fresh and agents.find(ticket.assignee) is None:
+        routing.requeue(ticket, now)   # the agent it waited with was deleted (their load update failed)
     if ticket.status == "pending":  # the customer answered: back in hand, or back in the queue
         ticket.status = "assigned" if ticket.assignee else "open"
     spoken = _language(msg, ticket, who)

@@ -68,10 +68,14 @@ def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
 def _change(who: Actor, ticket_id: str, change: Callable[[Ticket], list]) -> Ticket:
     """Apply ``change`` to a fresh read and write the ticket with the writes it returns
     (``storage.writes`` Put / New / Update: messages, intents, audit entries, agent loads) in one
-    transaction. A concurrent change (version or capacity condition) is retried from a new read."""
-    for _ in range(ATTEMPTS):
+    transaction. A concurrent change (version or capacity condition) is retried from a new read.
+    A ticket whose assignee was deleted since (their load update cancelled the transaction) is
+    unassigned, back in its queue, before it is changed again."""
+    for attempt in range(ATTEMPTS):
         ticket = _visible(who, ticket_id)
         ticket.updated_at = clock.now()
+        if attempt and ticket.assignee and agents.find(ticket.assignee) is None:
+            routing.requeue(ticket, ticket.updated_at)
         others = _one_outbox_item(change(ticket))
         sweep.arm(ticket, ticket.updated_at)
         try:
@@ -173,8 +177,11 @@ def _load_change(who: Actor, ticket: Ticket, held_before: bool, held_after: bool
     if held_before == held_after or not ticket.assignee:
         return []
     if held_after:   # within the assignee's capacity, whoever replies
-        holder = who if ticket.assignee == who.id else agents.actor_of(Agent.get(ticket.assignee))
-        return [agents.load_of(ticket.assignee, ticket.channel, +1, holder.limit(ticket.channel))]
+        holder = who if ticket.assignee == who.id else agents.find(ticket.assignee)
+        if holder is None:   # deleted since: this update cancels the transaction, and _change unassigns it
+            return [agents.load_of(ticket.assignee, ticket.channel, +1)]
+        limit = (holder if isinstance(holder, Actor) else agents.actor_of(holder)).limit(ticket.channel)
+        return [agents.load_of(ticket.assignee, ticket.channel, +1, limit)]
     return [agents.load_of(ticket.assignee, ticket.channel, -1)]
 
 

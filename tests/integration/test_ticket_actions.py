@@ -216,3 +216,30 @@ def test_a_transfer_to_the_agent_who_holds_the_ticket_is_409_and_changes_nothing
     kept = Ticket.get(ticket["id"], consistent_read=True)
     assert (kept.assignee, kept.status, kept.version) == ("bob", "assigned", version)
     assert Agent.get("bob", consistent_read=True).load.as_dict() == {"sms": 1}
+
+
+def test_a_supervisor_can_release_resolve_or_answer_the_tickets_of_an_agent_deleted_since(stack, http):
+    for n, text in enumerate(("Where is my bag?", "My refund?", "Seat change?")):
+        sms(stack, http, "SM" + str(n) * 32, text, sender=f"+1415555010{n}")
+    stack.pump.drain()
+    released, resolved, kept = [http.post("/queues/general/claim", headers=bearer(stack.settings, "bob")).json_body
+                                for _ in range(3)]
+    Agent.get("bob").delete()                  # bob left; his tickets stayed with him
+    answer = act(stack, http, "sam", released["id"], "release")
+    assert answer.status_code == 200 and (answer.json_body["status"], answer.json_body["assignee"]) == ("open", None)
+    assert act(stack, http, "sam", resolved["id"], "resolve").json_body["status"] == "resolved"
+    reply = act(stack, http, "sam", kept["id"], "replies", {"text": "Done."})   # then it waits on the customer
+    assert reply.status_code == 201 and Ticket.get(kept["id"]).assignee == "sam"    # nobody else's any more
+    assert Agent.count("bob") == 0   # no agent item made up for bob by a load update
+
+
+def test_a_customer_answering_a_ticket_whose_agent_was_deleted_is_threaded_and_queued_again(stack, http):
+    ticket = claimed(stack, http)
+    act(stack, http, "bob", ticket["id"], "replies", {"text": "Which flight?"})   # waits on the customer
+    assert Ticket.get(ticket["id"]).status == "pending"
+    Agent.get("bob").delete()
+    sms(stack, http, "SM" + "2" * 32, "JD412 to Lisbon")
+    stack.pump.drain()
+    after = Ticket.get(ticket["id"])
+    assert (after.status, after.assignee, after.inbound_count) == ("open", None, 2)
+    assert [t.id for t in Ticket.queue_rank.query("general")] == [ticket["id"]]
