@@ -68,6 +68,8 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     config, tier_before = jetconfig.current(), (ticket.jet or {}).get("tier")
     did, writes, updates = [], [], []
     moved = False
+    if ticket.lease_expires_at and ticket.status != "assigned":
+        ticket.lease_expires_at = None   # a claim only lapses while the ticket weighs on its agent
     if ticket.lease_expires_at and ticket.lease_expires_at <= now:
         if agents.find(ticket.assignee) is not None:   # an agent deleted since has no load to free
             updates.append(agents.load_of(ticket.assignee, ticket.channel, -1))

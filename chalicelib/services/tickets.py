@@ -152,10 +152,12 @@ def reply(who: Actor, ticket_id: str, text: Optional[str], status: str = "pendin
             if not who.is_supervisor and not who.has_room(ticket.channel):
                 raise Conflict(f"you are at capacity on {ticket.channel}")
             ticket.assignee = who.id
-        if ticket.assignee == who.id:
-            ticket.lease_expires_at = None  # replying accepts the claim (not someone else's reply)
         routing.take_off_queue(ticket)
         ticket.status = status
+        if ticket.assignee == who.id or status == "pending":
+            # replying accepts the claim; someone else's reply accepts it only by leaving the ticket
+            # waiting on the customer (a lease there would send it back to the queue, its load freed twice)
+            ticket.lease_expires_at = None
         load = _load_change(who, ticket, held, ticket.status == "assigned")
         ticket.first_response_at = ticket.first_response_at or ticket.updated_at
         written[:] = [message]

@@ -243,3 +243,26 @@ def test_a_customer_answering_a_ticket_whose_agent_was_deleted_is_threaded_and_q
     after = Ticket.get(ticket["id"])
     assert (after.status, after.assignee, after.inbound_count) == ("open", None, 2)
     assert [t.id for t in Ticket.queue_rank.query("general")] == [ticket["id"]]
+
+
+def test_a_supervisors_answer_to_a_claimed_ticket_leaves_it_waiting_with_its_agent_past_the_lease(stack, http):
+    from chalicelib.services import sweep
+    ticket = claimed(stack, http)                        # bob has not accepted it yet
+    act(stack, http, "sam", ticket["id"], "replies", {"text": "A supervisor here: we are on it."})
+    waiting = Ticket.get(ticket["id"])
+    assert (waiting.status, waiting.assignee, waiting.lease_expires_at) == ("pending", "bob", None)
+    sweep.run(clock.now() + timedelta(seconds=stack.settings.lease_seconds + 1))
+    after = Ticket.get(ticket["id"])
+    assert (after.status, after.assignee, after.queue_slot) == ("pending", "bob", None)
+    assert Agent.get("bob").load.as_dict().get("sms", 0) == 0   # freed once, by the answer
+
+
+def test_the_sweep_lets_no_lease_lapse_on_a_ticket_that_no_longer_weighs_on_its_agent(stack, http):
+    from chalicelib.services import sweep
+    ticket = claimed(stack, http)
+    act(stack, http, "bob", ticket["id"], "replies", {"text": "Which flight?"})
+    Ticket.get(ticket["id"]).update(actions=[Ticket.lease_expires_at.set(clock.now())])  # a lease left behind
+    sweep.run(clock.now() + timedelta(minutes=20))
+    after = Ticket.get(ticket["id"])
+    assert (after.status, after.assignee, after.lease_expires_at) == ("pending", "bob", None)
+    assert Agent.get("bob").load.as_dict().get("sms", 0) == 0
