@@ -178,7 +178,7 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
     recording = (msg.voice or {}).get("recording_sid")
     if recording and recording in (ticket.voicemails or {}):
         return _add_to_voicemail(item, msg, ticket, who, now)
-    tier_before = (ticket.jet or {}).get("tier")
+    tier_before, slot_before = (ticket.jet or {}).get("tier"), ticket.queue_slot
     resumed = ticket.status == "pending" or getattr(ticket, "reopened", False)
     if resumed and ticket.assignee and fresh and agents.find(ticket.assignee) is None:
         routing.requeue(ticket, now)   # the agent it waited with was deleted (their load update failed)
@@ -220,8 +220,8 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
         writes.append(outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
                                               {"message_id": message.id, "channel": msg.channel}))
     if not msg.automated and not (turn.held or turn.handed_over or ticket.resolved_by == "bot"):
-        writes.append(outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied",
-                                         page=routing.page_for(ticket, tier_before, moved=is_new_ticket)))
+        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
+        writes.append(outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied", page=page))
     writes += turn.writes
     if is_new_ticket and msg.channel == "web" and ticket.reply_to.get("address"):
         writes += _web_confirmation(ticket, msg, now)
@@ -337,14 +337,14 @@ def _apply_event(item: InboundItem, event: IntegrationEvent, fresh: bool = False
     writes = []
     updates: list = []
     if ticket is not None:
-        ticket.updated_at, tier_before = clock.now(), (ticket.jet or {}).get("tier")
+        ticket.updated_at, tier_before, slot_before = clock.now(), (ticket.jet or {}).get("tier"), ticket.queue_slot
         result = scoring.rescore(ticket, who.customer, event.type)
         writes = [outbox.integrator_event(ticket, "jet.changed"),
                   audit.entry(ticket.id, "customer" if event.source == "chat" else "integration", "rescored",
                               event.type, event_id=event.id, jet=ticket.score_change)]
         turn = bot.on_rescore(ticket, who.customer, result, ticket.updated_at)  # a P1 the bot held goes to people
         writes, updates = writes + turn.writes, turn.updates
-        page = routing.page_for(ticket, tier_before)
+        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
         if page and not turn.handed_over:
             writes.append(outbox.agent_alert(ticket, f"P1 after {event.type}", page=page))
     _commit(item, ticket, who, writes, updates=updates)

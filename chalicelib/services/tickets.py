@@ -276,9 +276,12 @@ def feedback(who: Actor, ticket_id: str, emotion: str, note: Optional[str]) -> d
         if note:
             entry["note"] = note[:500]
         ticket.agent_feedback = (list(ticket.agent_feedback or []) + [entry])[-FEEDBACK_KEPT:]
+        tier_before, slot_before = (ticket.jet or {}).get("tier"), ticket.queue_slot
         scoring.rescore(ticket, Customer.get(ticket.customer_id), f"agent feedback: {emotion}")
+        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
         return [New(audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion, jet=ticket.score_change)),
-                New(outbox.integrator_event(ticket, "jet.changed"))]
+                New(outbox.integrator_event(ticket, "jet.changed"))] + \
+            ([New(outbox.agent_alert(ticket, "P1 after agent feedback", page=page))] if page else [])
     return presenters.ticket(_change(who, ticket_id, change))
 
 

@@ -121,3 +121,31 @@ def test_a_journey_event_older_than_the_one_applied_last_changes_nothing(stack, 
     customer = Customer.get(Identity.get("phone:+14155550123").customer_id)
     assert customer.journey["segments"][0]["status"] == "scheduled"
     assert InboundMessage.get("event#" + cancelled["id"]).reason.startswith("stale")
+
+
+def test_a_p1_a_cancelled_flight_moves_to_another_queue_pages_that_queue(stack, http):
+    import copy
+    import json
+
+    from chalicelib.config import DEFAULT_JET
+    from tests.helpers import outbox_intents
+
+    from .conftest import bearer
+    config = copy.deepcopy(DEFAULT_JET)
+    config["bands"] = [["P1", 10], ["P2", 5], ["P3", 1], ["P4", 0]]
+    http.put("/admin/jet-config", headers={**bearer(stack.settings, "sam"), "Content-Type": "application/json"},
+             body=json.dumps(config))
+    sms(stack, http, "SM" + "3" * 32, "Hello, a question about my trip please")
+    stack.pump.drain()
+    platinum = {"id": "evt_b1", "type": "booking.updated", "occurred_at": "2026-11-23T09:00:00Z",
+                "customer": {"phone": "+14155550123"}, "data": {"booking_ref": "X7K2QD", "loyalty_tier": "platinum"}}
+    post(stack, http, platinum)
+    stack.pump.drain()
+    [ticket] = Ticket.scan()
+    assert (ticket.queue, ticket.jet["tier"]) == ("general", "P1")
+    post(stack, http, event("integration/journey_cancelled.json"))
+    stack.pump.drain()
+    after = Ticket.get(ticket.id)
+    assert (after.queue, after.jet["tier"]) == ("disruption", "P1")   # a P1 before and after: only moved
+    pages = [i.payload["page"] for i in outbox_intents() if i.kind == "agent_alert" and i.payload.get("page")]
+    assert pages == ["general", "disruption"]

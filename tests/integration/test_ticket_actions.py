@@ -266,3 +266,22 @@ def test_the_sweep_lets_no_lease_lapse_on_a_ticket_that_no_longer_weighs_on_its_
     after = Ticket.get(ticket["id"])
     assert (after.status, after.assignee, after.lease_expires_at) == ("pending", "bob", None)
     assert Agent.get("bob").load.as_dict().get("sms", 0) == 0
+
+
+def test_feedback_that_makes_a_waiting_ticket_a_p1_pages_its_queue(stack, http):
+    import copy
+
+    from chalicelib.config import DEFAULT_JET
+    from tests.helpers import outbox_intents
+    sms(stack, http, "SM" + "1" * 32, "Where is my bag?")
+    stack.pump.drain()
+    [ticket] = Ticket.scan()
+    config = copy.deepcopy(DEFAULT_JET)
+    score = ticket.jet["score"]
+    config["bands"] = [["P1", score + 1], ["P2", score + 0.5], ["P3", score], ["P4", 0]]
+    assert http.put("/admin/jet-config", headers={**bearer(stack.settings, "sam"), **JSON},
+                    body=json.dumps(config)).status_code == 200
+    after = act(stack, http, "bob", ticket.id, "feedback", {"emotion": "angry"}).json_body
+    assert after["jet"]["tier"] == "P1" and after["queue"] == "general" and after["assignee"] is None
+    assert [i.payload["page"] for i in outbox_intents() if i.kind == "agent_alert" and i.payload.get("page")] \
+        == ["general"]
