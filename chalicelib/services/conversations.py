@@ -84,6 +84,9 @@ def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime,
         ticket.queue_pinned = None   # routed afresh: where a person or an escalation put it then was for then
         ticket.reopened = True
         ticket.state_key, ticket.resolved_at = rules.state_key(ticket.status, ticket.id), None
+        # a new SLA period: answered and resolved in time before says nothing of this time
+        ticket.reopened_at, ticket.first_response_at = now, None
+        ticket.sla_breached_at = ticket.resolution_breached_at = None
         return ticket
     return None
 

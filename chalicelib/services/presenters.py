@@ -32,6 +32,7 @@ def ticket(t: Ticket) -> dict[str, Any]:
         "intent": t.intent, "language": t.language,
         "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
         "sla_due_at": iso(t.sla_due_at), "first_response_at": iso(t.first_response_at),
+        "reopened_at": iso(t.reopened_at),   # then sla_due_at and first_response_at are this period's
         "jet": jet_banner(t), "reply_action": reply_action(t), "resolved_by": t.resolved_by, "bot": bot_part(t),
         # a claim or a transfer to an agent: theirs to accept (or answer) by then, or back in its queue
         "lease": {"expires_at": iso(t.lease_expires_at)} if t.lease_expires_at else None,

@@ -41,10 +41,11 @@ def rescore(ticket: Ticket, customer: Customer, cause: str, now: datetime | None
     ticket.intent = result.intent
     ticket.score_change = {"at": clock.iso(now), "from": before, "score": round(result.score, 1),
                            "tier": result.tier, "cause": cause, "config_version": config.get("version")}
+    period = ticket.reopened_at or ticket.created_at   # a reopened ticket's targets run from its reopening
     if not ticket.first_response_at and not ticket.sla_breached_at:
-        ticket.sla_due_at = rules.sla_due(ticket.created_at, result.tier, config)
+        ticket.sla_due_at = rules.sla_due(period, result.tier, config)
     if not ticket.resolution_breached_at:
-        ticket.resolution_due_at = rules.resolution_due(ticket.created_at, result.tier, config)
+        ticket.resolution_due_at = rules.resolution_due(period, result.tier, config)
     place(ticket, result, config, now)
     return result
 

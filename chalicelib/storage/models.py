@@ -174,6 +174,7 @@ class Ticket(_Base):
     sla_due_at = UTCDateTimeAttribute(null=True)
     first_response_at = UTCDateTimeAttribute(null=True)
     resolved_at = UTCDateTimeAttribute(null=True)
+    reopened_at = UTCDateTimeAttribute(null=True)   # the SLA targets of a reopened ticket run from here
     sla_breached_at = UTCDateTimeAttribute(null=True)
     resolution_due_at = UTCDateTimeAttribute(null=True)
     resolution_breached_at = UTCDateTimeAttribute(null=True)

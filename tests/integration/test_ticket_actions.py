@@ -107,6 +107,25 @@ def test_resolving_closes_the_ticket_and_a_reply_soon_after_reopens_it(stack, ht
     assert Ticket.count() == 1
 
 
+def test_a_reopened_ticket_gets_its_sla_targets_again_from_its_reopening(stack, http):
+    from chalicelib.services import sweep
+    ticket = claimed(stack, http)
+    act(stack, http, "bob", ticket["id"], "replies", {"text": "Found it: it comes today.", "status": "assigned"})
+    act(stack, http, "bob", ticket["id"], "resolve")
+    old = Ticket.get(ticket["id"])     # opened 8 days ago (past any tier's resolution target), resolved yesterday
+    for field in ("created_at", "first_response_at", "sla_due_at", "resolution_due_at"):
+        setattr(old, field, getattr(old, field) - timedelta(days=8))
+    old.resolved_at -= timedelta(days=1)
+    old.save()
+    sms(stack, http, "SM" + "2" * 32, "It did not come after all")
+    stack.pump.drain()
+    done = sweep.run(clock.now() + timedelta(seconds=1))
+    assert done["breaches"] == 0        # not overdue the moment it reopens
+    again = Ticket.get(ticket["id"])
+    assert again.reopened_at is not None and again.first_response_at is None and again.sla_breached_at is None
+    assert again.sla_due_at > again.reopened_at and again.resolution_due_at > again.reopened_at
+
+
 def test_a_reply_after_the_reopen_window_opens_a_new_ticket(stack, http):
     ticket = claimed(stack, http)
     act(stack, http, "bob", ticket["id"], "resolve")
