@@ -11,7 +11,7 @@ from typing import Any, Optional
 from .. import clock, validation
 from ..config import DEFAULT_JET
 from ..errors import Conflict, Unprocessable
-from ..storage.models import Setting
+from ..storage.models import Queue, Setting
 from ..storage.writes import written
 
 CACHE_SECONDS = 30
@@ -50,6 +50,18 @@ def _semantics(config: dict[str, Any]) -> list[dict[str, str]]:
     return problems
 
 
+def _unknown_queues(config: dict[str, Any]) -> list[dict[str, str]]:
+    named = {"/escalation_queue": config.get("escalation_queue")}
+    for i, route in enumerate(config["routes"]):
+        named[f"/routes/{i}/queue"] = route["queue"]
+        for j, step in enumerate(route.get("escalate", [])):
+            named[f"/routes/{i}/escalate/{j}/queue"] = step["queue"]
+    names = {name for name in named.values() if name}
+    found = {queue.name for queue in Queue.batch_get(list(names))} if names else set()
+    return [{"path": path, "message": f"no queue {name!r}"} for path, name in named.items()
+            if name and name not in found]
+
+
 def current() -> dict[str, Any]:
     if _cache["config"] is None or time.monotonic() - _cache["at"] > CACHE_SECONDS:
         try:
@@ -74,8 +86,12 @@ def read() -> dict[str, Any]:
 
 
 def save(who: str, config: dict[str, Any], expected_version: Optional[int] = None) -> dict[str, Any]:
-    """A new version (audited as its own item); refused if someone saved in between."""
+    """A new version (audited as its own item); refused if someone saved in between, or if it
+    sends tickets to a queue that does not exist (nobody could ever claim them there)."""
     check(config)
+    unknown = _unknown_queues(config)
+    if unknown:
+        raise Unprocessable("the JET configuration names queues that do not exist", unknown)
     base = read()["version"]
     if expected_version is not None and expected_version != base:
         raise Conflict(f"the configuration is at version {base}, not {expected_version}")

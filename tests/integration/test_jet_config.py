@@ -53,6 +53,17 @@ def test_invalid_configurations_are_refused_with_every_reason(stack, http):
     assert jetconfig.read()["version"] == 1
 
 
+def test_a_configuration_that_routes_to_a_queue_that_does_not_exist_is_refused(stack, http):
+    config = copy.deepcopy(DEFAULT_JET)
+    config["routes"][-1]["queue"] = "genral"                       # a typo: nobody could claim them there
+    config["routes"][0].setdefault("escalate", []).append({"after_minutes": 5, "queue": "nowhere"})
+    answer = put(stack, http, config)
+    assert answer.status_code == 422 and jetconfig.read()["version"] == 1
+    assert {(d["path"], d["message"]) for d in answer.json_body["error"]["details"]} == {
+        (f"/routes/{len(config['routes']) - 1}/queue", "no queue 'genral'"),
+        (f"/routes/0/escalate/{len(config['routes'][0]['escalate']) - 1}/queue", "no queue 'nowhere'")}
+
+
 def test_what_if_shows_how_the_queue_order_would_change(stack, http):
     sms(stack, http, "SM" + "2" * 32, "I am furious, my bag is lost!!! Terrible", sender="+14155550001")
     sms(stack, http, "SM" + "3" * 32, "Hello, where is my bag please?", sender="+14155550002")
