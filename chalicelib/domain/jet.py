@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional, Sequence
 
-from . import sentiment
+from . import sentiment, timers
 from .conditions import Context, matches
 
 INDICATORS = ("time_pressure", "disruption", "mood", "effort", "value", "care_needs")
@@ -66,7 +66,7 @@ def recognise_intent(texts: Sequence[str], config: dict[str, Any]) -> str:
 
 def _parse_time(value: Any) -> Optional[datetime]:
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return timers.parse(str(value))
     except ValueError:
         return None
 

@@ -39,8 +39,9 @@ def next_due(now: datetime, clocks: Clocks) -> Optional[datetime]:
 
 
 def parse(value: Optional[str]) -> Optional[datetime]:
-    """A time kept as ISO text in a JSON attribute."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    """A time kept as ISO text in a JSON attribute, or an RFC 3339 time from an integrator (which
+    may write its T and Z in lower case: fromisoformat takes neither)."""
+    return datetime.fromisoformat(value.upper().replace("Z", "+00:00")) if value else None
 
 
 def escalate_at(queued_at: Optional[datetime], steps: Optional[list]) -> Optional[datetime]:

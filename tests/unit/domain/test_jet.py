@@ -75,6 +75,12 @@ def test_time_pressure_counts_a_cancelled_segment_that_has_not_left():
     assert 0 < indicators(later)["time_pressure"].value < 1.0
 
 
+def test_a_departure_time_written_in_lower_case_rfc_3339_counts_too():
+    departing = segment("cancelled", hours=2)
+    departing["scheduled_departure"] = departing["scheduled_departure"].replace("+00:00", "z").lower()
+    assert indicators(score_of(facts(journey={"segments": [departing]})))["time_pressure"].value == 1.0
+
+
 def test_departed_and_past_segments_put_no_time_pressure():
     score = score_of(facts(journey={"segments": [segment("departed", hours=1), segment(hours=-3)]}))
     assert indicators(score)["time_pressure"].value == 0.0

@@ -26,3 +26,7 @@ def test_without_clocks_a_ticket_is_due_for_rescoring_and_a_resolved_one_never()
 def test_a_personal_slot_is_named_after_its_agent_and_apart_from_queue_names():
     assert rules.personal_slot("alice") == "agent:alice" and rules.personal_slot("alice").startswith(rules.PERSONAL)
     assert rules.MINE == "mine"
+
+
+def test_an_rfc_3339_time_written_in_lower_case_reads_as_the_same_time():
+    assert timers.parse("2026-11-23t12:00:00z") == timers.parse("2026-11-23T12:00:00Z")
