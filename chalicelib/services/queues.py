@@ -21,6 +21,7 @@ from .agents import Actor
 
 CANDIDATES = 10
 ROUNDS = 5
+MAX_PAGE = 1000   # index entries a page may read (≈ 100 bytes each: well under a 1 MB page)
 DEPTH_SHOWN = 1000   # a queue's depth is counted exactly up to here, and shown as "at least" beyond
 
 
@@ -70,9 +71,12 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
     transaction with two conditions: it is still queued here and unassigned, and
     the agent still has room on its channel. Uncontended, a claim reads one page of
     CANDIDATES whatever the queue's depth; a race lost to other agents, or a page it
-    may not take, makes it read on (at most ROUNDS pages), so an agent is not sent
-    away while tickets it may take are waiting. ``mine`` claims from the agent's personal slot
-    (tickets offered to them as their customers' own agent); the index holds only claim filters there too.
+    may not take, makes it read on (at most ROUNDS pages, each reading ten times more of the
+    index than the one before, up to MAX_PAGE), so an agent is not sent away while tickets
+    it may take are waiting (a page read whole is ≈ 100 KB: the index holds only the claim's
+    filters, language, channel and due time, beside the keys). ``mine`` claims
+    from the agent's personal slot (tickets offered to them as their customers' own agent); the
+    index holds only claim filters there too.
     """
     slot = affinity.slot(who, queue)
     now = clock.now()
@@ -80,10 +84,10 @@ def claim(who: Actor, queue: str) -> Optional[tuple[Ticket, Any]]:
     full = {c for c in CHANNELS if not who.has_room(c)}
     seen: set[str] = set()
     start, lost, spread = None, False, False
-    for _ in range(ROUNDS):
+    for round_ in range(ROUNDS):
         if len(full) == len(CHANNELS):
             return None
-        result = Ticket.queue_rank.query(slot, limit=CANDIDATES, last_evaluated_key=start)
+        result = Ticket.queue_rank.query(slot, limit=min(MAX_PAGE, CANDIDATES * 10 ** round_), last_evaluated_key=start)
         page = [c for c in result if c.id not in seen]
         seen.update(c.id for c in page)
         page = _ties_shuffled(page) if spread else page

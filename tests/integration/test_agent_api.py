@@ -210,3 +210,21 @@ def test_a_ticket_is_read_before_its_timeline_and_the_timeline_consistently(stac
     ticket_reads = [r for r in reads if r[1] in ("tickets", "messages", "ticket-events")]
     assert ticket_reads[:3] == [("GetItem", "tickets", True), ("Query", "messages", True),
                                 ("Query", "ticket-events", True)]
+
+
+def test_a_claim_reaches_a_ticket_the_agent_may_take_below_many_it_may_not(stack, http):
+    from chalicelib import clock
+    from chalicelib.domain import tickets as rules
+
+    def waiting(score, language):
+        ticket_id, now = clock.new_id(), clock.now()
+        Ticket(ticket_id, ref=rules.ref_for(ticket_id), status="open", channel="sms", queue="general",
+               customer_id="c", state_key=rules.state_key("open", ticket_id), language=language, created_at=now,
+               updated_at=now, queue_slot="general", rank=rules.rank_for(score, ticket_id),
+               jet={"score": score, "tier": "P3"}, reply_to={"channel": "sms"}, queued_at=now).save()
+        return ticket_id
+    for _ in range(queues.ROUNDS * queues.CANDIDATES + 1):
+        waiting(30.0, "fr")
+    english = waiting(10.0, "en")
+    answer = http.post("/queues/general/claim", headers=bearer(stack.settings, "bob"))   # bob speaks English
+    assert answer.status_code == 200 and answer.json_body["id"] == english
