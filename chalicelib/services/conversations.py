@@ -303,6 +303,7 @@ def _keyword(item: InboundItem, msg: InboundMessage, word: str, who: customers.R
 
 
 REPLACING_EVENTS = ("journey.updated", "booking.updated")   # each carries the whole state it sets
+BOOKING_FIELDS = ("fare_class", "loyalty_tier", "special_services", "ticket_value")   # DESIGN.md's booking.updated
 
 
 def _older(event: IntegrationEvent, customer: Customer) -> bool:
@@ -329,7 +330,9 @@ def _apply_event(item: InboundItem, event: IntegrationEvent, fresh: bool = False
     if event.type == "journey.updated":
         journey = {"booking_ref": event.data["booking_ref"], "segments": event.data["segments"]}
     elif event.type == "booking.updated":
-        profile.update({k: v for k, v in event.data.items() if k != "booking_ref"})
+        # only the contract's fields: another of the integrator's own names ("ratings") must not
+        # overwrite what JetDesk keeps in the profile beside them
+        profile.update({k: v for k, v in event.data.items() if k in BOOKING_FIELDS})
         profile["booking_ref"] = event.data["booking_ref"]
     elif event.type == "customer.feedback":
         profile["ratings"] = (profile.get("ratings", []) + [

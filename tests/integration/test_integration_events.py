@@ -149,3 +149,18 @@ def test_a_p1_a_cancelled_flight_moves_to_another_queue_pages_that_queue(stack, 
     assert (after.queue, after.jet["tier"]) == ("disruption", "P1")   # a P1 before and after: only moved
     pages = [i.payload["page"] for i in outbox_intents() if i.kind == "agent_alert" and i.payload.get("page")]
     assert pages == ["general", "disruption"]
+
+
+def test_a_booking_event_with_fields_of_its_own_keeps_only_the_booking_and_leaves_ours_alone(stack, http):
+    feedback = {"id": "evt_f1", "type": "customer.feedback", "occurred_at": "2026-11-23T08:00:00Z",
+                "customer": {"phone": "+14155550123"}, "data": {"stage": "boarding", "rating": 2}}
+    booking = {"id": "evt_b1", "type": "booking.updated", "occurred_at": "2026-11-23T09:00:00Z",
+               "customer": {"phone": "+14155550123"},   # the CRM's own "ratings" mean something else
+               "data": {"booking_ref": "X7K2QD", "fare_class": "business", "ratings": [{"stars": 4}]}}
+    assert post(stack, http, feedback).status_code == 202 and post(stack, http, booking).status_code == 202
+    stack.pump.drain()
+    sms(stack, http, "SM" + "3" * 32, "My flight was cancelled")
+    stack.pump.drain()
+    customer = Customer.get(Identity.get("phone:+14155550123").customer_id)
+    assert customer.profile["fare_class"] == "business" and customer.profile["ratings"][0]["rating"] == 2
+    assert Ticket.count() == 1 and DeadLetter.count() == 0
