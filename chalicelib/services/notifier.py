@@ -235,9 +235,7 @@ def _send_to_customer(intent: Outbox) -> None:
     if _handed_over(intent):
         return  # a run that crashed after the provider took it: settle, do not send it twice
     if reply_to.get("channel") == "api":
-        _post_webhook(intent.id, "ticket.reply", {"ticket_id": intent.ticket_id, "message_id": intent.message_id,
-                                                  "text": text})
-        _record_handover(intent, "sent", None)
+        _reply_through_integrations(intent, text)
         return
     if reply_to.get("channel") in ("sms", "whatsapp") and _opted_out(reply_to["address"]):
         raise PermanentFailure("recipient opted out (STOP); not sent")
@@ -246,6 +244,19 @@ def _send_to_customer(intent: Outbox) -> None:
     if reply_to.get("channel") == "chat":
         from . import chat
         chat.push(reply_to["address"], {"id": intent.message_id, "direction": "outbound", "text": text})
+
+
+def _reply_through_integrations(intent: Outbox, text: str) -> None:
+    """A ticket opened through the API is answered by the ``ticket.reply`` event, to every
+    integration that takes it (each its own delivery, retried on its own); with none, the
+    reply cannot reach the customer: it fails, instead of showing as sent."""
+    event = outbox.child(intent, "reply", "integrator_event", {"type": "ticket.reply", "data": {
+        "ticket_id": intent.ticket_id, "message_id": intent.message_id, "text": text}})
+    targets = webhooks.deliveries(event)
+    if not targets:
+        raise PermanentFailure("no integration takes ticket.reply: the reply cannot reach the customer")
+    _deliver_each(targets)
+    _record_handover(intent, "sent", None)
 
 
 def _handed_over(intent: Outbox) -> bool:

@@ -162,3 +162,33 @@ def test_a_pinned_delivery_refuses_a_certificate_for_another_name(stack, monkeyp
     with pytest.raises(urllib3.exceptions.SSLError):
         webhooks.post(f"https://hooks.example.com:{port}/in", b"{}", {})
     assert "path" not in tls_hook.seen
+
+
+def test_an_agents_reply_on_an_api_ticket_reaches_every_integration_that_takes_ticket_reply(stack, http, monkeypatch):
+    import dataclasses
+
+    from chalicelib import settings as settings_module
+    from chalicelib.storage.models import Message, Ticket
+    from tests.conftest import event
+    from tests.helpers import jetdesk_signed
+    monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(stack.settings, integration_webhook_url=""))
+    sam = {**bearer(stack.settings, "sam"), "Content-Type": "application/json"}
+    crm = stack.sink.url + "/webhooks/crm"
+    http.post("/admin/webhooks", headers=sam, body=json.dumps({"url": crm, "events": ["ticket.reply"]}))
+    body, headers = jetdesk_signed(stack.settings, event("integration/ticket_create.json"))
+    http.post("/integrations/events", headers=headers, body=body)
+    stack.pump.drain()
+    [ticket] = Ticket.scan()
+    http.post(f"/tickets/{ticket.id}/replies", headers=sam, body=json.dumps({"text": "We refunded the return leg."}))
+    stack.pump.drain()
+    [delivered] = [r["body"] for r in stack.sent("webhook") if r["url"] == crm]
+    assert delivered["type"] == "ticket.reply" and delivered["data"]["text"] == "We refunded the return leg."
+    reply = next(m for m in Message.query(ticket.id) if m.author == "sam")
+    assert reply.delivery_status == "sent"
+
+    http.delete(f"/admin/webhooks/{http.get('/admin/webhooks', headers=sam).json_body['items'][0]['id']}",
+                headers=sam)   # nobody takes ticket.reply any more: the next reply cannot reach the customer
+    http.post(f"/tickets/{ticket.id}/replies", headers=sam, body=json.dumps({"text": "Anything else?"}))
+    stack.pump.drain()
+    unsent = next(m for m in Message.query(ticket.id) if m.text == "Anything else?")
+    assert unsent.delivery_status == "failed" and "ticket.reply" in unsent.failure_reason
