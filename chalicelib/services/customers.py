@@ -36,6 +36,8 @@ class Resolution:
         return self.via
 
 
+SHARED_KINDS = ("booking",)   # contacts several customers may give: a booking reference names every passenger
+
 def resolve(contacts: Iterable[Contact], name: Optional[str] = None,
             unverified: Iterable[Contact] = (), with_ticket: bool = True, consistent: bool = False) -> Resolution:
     """One BatchGet over every identity, then one read of the customer when known (with the
@@ -44,13 +46,16 @@ def resolve(contacts: Iterable[Contact], name: Optional[str] = None,
     Unverified contacts (typed by the customer) are recorded when nobody holds them
     yet, but never used to find a customer: no one joins another's tickets by claiming
     an email address. A contact proven by its channel takes an unverified identity
-    over. Verified identities of two customers are never merged.
+    over. Verified identities of two customers are never merged. A shared contact (a
+    booking holds several passengers) finds its customer only when nothing personal is
+    named, and stays with whoever held it first.
     """
     wanted, typed = list(dict.fromkeys(contacts)), [c for c in dict.fromkeys(unverified) if c not in contacts]
     found = {i.identity: i for i in Identity.batch_get([c.identity for c in wanted + typed],
                                                        consistent_read=consistent or None)}
     proven = {k: i for k, i in found.items() if i.verified}
-    known = next((proven[c.identity] for c in wanted if c.identity in proven), None)
+    finders = [c for c in wanted if c.kind not in SHARED_KINDS] or wanted
+    known = next((proven[c.identity] for c in finders if c.identity in proven), None)
     prefetched: dict[str, Ticket] = {}
     if known is not None and with_ticket and known.ticket_id:
         got = get_together((Customer, known.customer_id), (Ticket, known.ticket_id))
@@ -65,6 +70,8 @@ def resolve(contacts: Iterable[Contact], name: Optional[str] = None,
     else:
         customer = Customer(clock.new_id(), created_at=clock.now(), profile={}, journey={})
         is_new = True
+    wanted = [c for c in wanted if c.kind not in SHARED_KINDS or c.identity not in proven
+              or proven[c.identity].customer_id == customer.id]   # another passenger's booking stays theirs
     before = (customer.name, set(customer.contacts or ()))
     customer.name = customer.name or name
     customer.contacts = set(customer.contacts or ()) | {c.identity for c in wanted}

@@ -164,3 +164,23 @@ def test_a_booking_event_with_fields_of_its_own_keeps_only_the_booking_and_leave
     customer = Customer.get(Identity.get("phone:+14155550123").customer_id)
     assert customer.profile["fare_class"] == "business" and customer.profile["ratings"][0]["rating"] == 2
     assert Ticket.count() == 1 and DeadLetter.count() == 0
+
+
+def test_a_second_passenger_on_the_same_booking_stays_a_customer_of_their_own(stack, http):
+    def journey(event_id, phone, at):
+        return {"id": event_id, "type": "journey.updated", "occurred_at": at, "customer": {"phone": phone},
+                "data": {"booking_ref": "X7K2QD", "segments": [{"flight": "AF123", "status": "cancelled",
+                                                                "scheduled_departure": "2099-01-01T18:00:00Z"}]}}
+    sms(stack, http, "SM" + "2" * 32, "My flight was cancelled, help")
+    stack.pump.drain()
+    post(stack, http, journey("evt_a", "+14155550123", "2026-11-23T09:00:00Z"))
+    post(stack, http, journey("evt_b", "+14155550199", "2026-11-23T09:30:00Z"))   # another passenger, same PNR
+    stack.pump.drain()
+    first, second = (Identity.get(f"phone:{p}").customer_id for p in ("+14155550123", "+14155550199"))
+    assert first != second and Identity.get("booking:X7K2QD").customer_id == first
+    sms(stack, http, "SM" + "3" * 32, "Hi, this is the other passenger: I need a wheelchair", sender="+14155550199")
+    stack.pump.drain()
+    theirs = Ticket.get(Customer.get(second).open_ticket_id)
+    assert theirs.id != Customer.get(first).open_ticket_id and theirs.reply_to["address"] == "+14155550199"
+    assert "phone:+14155550199" not in Customer.get(first).contacts
+    assert "booking:X7K2QD" not in (Customer.get(second).contacts or ())
