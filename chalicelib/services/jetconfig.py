@@ -5,6 +5,7 @@ CACHE_SECONDS, so a change reaches all scoring within that time.
 """
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Optional
 
@@ -47,6 +48,19 @@ def _semantics(config: dict[str, Any]) -> list[dict[str, str]]:
         problems.append({"path": "/routes", "message": "the last route must be the default (empty when)"})
     if config["time_pressure_hours"]["urgent"] >= config["time_pressure_hours"]["horizon"]:
         problems.append({"path": "/time_pressure_hours", "message": "urgent must be below horizon"})
+    return problems + _bad_phrases(config)
+
+
+def _bad_phrases(config: dict[str, Any]) -> list[dict[str, str]]:
+    """Intent phrases are patterns (``jet.recognise_intent``): one that does not compile would fail
+    the scoring of every message once saved."""
+    problems = []
+    for i, (_, phrases) in enumerate(config["intents"]):
+        for j, phrase in enumerate(phrases):
+            try:
+                re.compile(rf"\b{phrase}\b")
+            except re.error as exc:
+                problems.append({"path": f"/intents/{i}/1/{j}", "message": f"not a valid pattern: {exc}"})
     return problems
 
 

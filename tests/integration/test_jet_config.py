@@ -64,6 +64,16 @@ def test_a_configuration_that_routes_to_a_queue_that_does_not_exist_is_refused(s
         (f"/routes/0/escalate/{len(config['routes'][0]['escalate']) - 1}/queue", "no queue 'nowhere'")}
 
 
+def test_an_intent_phrase_that_is_no_valid_pattern_is_refused_before_it_can_break_scoring(stack, http):
+    config = copy.deepcopy(DEFAULT_JET)
+    config["intents"][0][1].append("missed (")
+    answer = put(stack, http, config)
+    assert answer.status_code == 422 and jetconfig.read()["version"] == 1
+    [detail] = answer.json_body["error"]["details"]
+    assert detail["path"] == f"/intents/0/1/{len(config['intents'][0][1]) - 1}"
+    assert "not a valid pattern" in detail["message"]
+
+
 def test_what_if_shows_how_the_queue_order_would_change(stack, http):
     sms(stack, http, "SM" + "2" * 32, "I am furious, my bag is lost!!! Terrible", sender="+14155550001")
     sms(stack, http, "SM" + "3" * 32, "Hello, where is my bag please?", sender="+14155550002")
