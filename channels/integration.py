@@ -1,14 +1,25 @@
 """Integrator events in (signed with X-JetDesk-Signature); ticket events out are the notifier's."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.auth.signatures import verify_jetdesk_signature
-from chalicelib.domain import contacts
+from chalicelib.domain import contacts, timers
 from chalicelib.domain.inbound import InboundMessage, IntegrationEvent
 from chalicelib.errors import Unprocessable
 
 from .base import RawRequest, refuses_malformed
+
+CLOCK_SKEW = timedelta(minutes=5)   # as much as a signature's time may be off (JETDESK_SIGNATURE_TOLERANCE: 300 s)
+
+
+def _not_ahead(occurred_at: str) -> None:
+    """An event dated ahead of now (a clock set wrong) would make every later journey or booking
+    event of the customer look older than it, so none would apply again: refused at the door."""
+    if timers.parse(occurred_at) > clock.now() + CLOCK_SKEW:
+        raise Unprocessable(f"occurred_at {occurred_at} is in the future (more than {CLOCK_SKEW} ahead of ours)")
 
 
 def verify(request: RawRequest, settings) -> None:
@@ -38,6 +49,7 @@ def customer_contacts(customer: dict[str, Any], booking_ref: str | None = None) 
 @refuses_malformed("integrator event")
 def normalize(envelope: dict[str, Any]) -> list[InboundMessage | IntegrationEvent]:
     """A ticket.create becomes a message on channel 'api'; other types stay events."""
+    _not_ahead(envelope["occurred_at"])
     found = customer_contacts(envelope["customer"], envelope["data"].get("booking_ref"))
     if envelope["type"] != "ticket.create":
         return [IntegrationEvent(envelope["id"], envelope["type"], envelope["occurred_at"],

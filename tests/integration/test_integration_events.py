@@ -184,3 +184,10 @@ def test_a_second_passenger_on_the_same_booking_stays_a_customer_of_their_own(st
     assert theirs.id != Customer.get(first).open_ticket_id and theirs.reply_to["address"] == "+14155550199"
     assert "phone:+14155550199" not in Customer.get(first).contacts
     assert "booking:X7K2QD" not in (Customer.get(second).contacts or ())
+
+
+def test_an_event_dated_in_the_future_is_refused_so_later_events_still_apply(stack, http):
+    ahead = {**event("integration/journey_cancelled.json"), "id": "evt_future", "occurred_at": "2999-01-01T00:00:00Z"}
+    answer = post(stack, http, ahead)
+    assert answer.status_code == 422 and "in the future" in answer.json_body["error"]["message"]
+    assert InboundMessage.count() == 0
