@@ -125,7 +125,8 @@ def _new_ticket(msg: InboundMessage, customer: Customer, now: datetime) -> Ticke
     ticket_id = msg.new_ticket_id or clock.new_id()
     return Ticket(ticket_id, ref=rules.ref_for(ticket_id), status="open", channel=msg.channel,
                   queue="general", customer_id=customer.id, state_key=rules.state_key("open", ticket_id),
-                  subject=msg.subject, language=customer.language, created_at=now, updated_at=now,
+                  subject=msg.subject, external_ref=msg.external_ref, language=customer.language,
+                  created_at=now, updated_at=now,
                   inbound_count=0, recent_texts=[], jet={}, reply_to={})
 
 

@@ -49,6 +49,7 @@ def integrator_event(ticket: Ticket, event_type: str, data: dict[str, Any] | Non
         "type": event_type,
         "data": {"ticket_id": ticket.id, "ref": ticket.ref, "status": ticket.status,
                  "queue": ticket.queue, "customer_id": ticket.customer_id,
+                 **({"external_ref": ticket.external_ref} if ticket.external_ref else {}),
                  "jet": {"score": (ticket.jet or {}).get("score"), "tier": (ticket.jet or {}).get("tier")},
                  **(data or {})},
     })

@@ -28,7 +28,7 @@ def level(value: float) -> str:
 def ticket(t: Ticket) -> dict[str, Any]:
     return {
         "id": t.id, "ref": t.ref, "status": t.status, "channel": t.channel, "queue": t.queue,
-        "assignee": t.assignee, "customer_id": t.customer_id, "subject": t.subject,
+        "assignee": t.assignee, "customer_id": t.customer_id, "subject": t.subject, "external_ref": t.external_ref,
         "intent": t.intent, "language": t.language,
         "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
         "sla_due_at": iso(t.sla_due_at), "first_response_at": iso(t.first_response_at),

@@ -166,6 +166,7 @@ class Ticket(_Base):
     customer_id = UnicodeAttribute()
     state_key = UnicodeAttribute()
     subject = UnicodeAttribute(null=True)
+    external_ref = UnicodeAttribute(null=True)   # the integrator's own reference of a ticket.create
     language = UnicodeAttribute(null=True)
     intent = UnicodeAttribute(null=True)
     reply_to = CompactJSONAttribute(default=dict)  # {channel, address, from}

@@ -27,6 +27,19 @@ def test_ticket_create_opens_a_ticket_for_a_customer_known_by_email_and_phone(st
     assert [m.text for m in Message.query(ticket.id)] == ["Please refund the unused return leg of my booking."]
 
 
+def test_the_integrators_own_reference_is_on_the_ticket_and_in_its_events(stack, http):
+    from tests.helpers import outbox_intents
+
+    from .conftest import bearer
+    post(stack, http, event("integration/ticket_create.json"))
+    stack.pump.drain()
+    [ticket] = Ticket.scan()
+    shown = http.get(f"/tickets/{ticket.id}", headers=bearer(stack.settings, "sam")).json_body
+    assert shown["external_ref"] == "CRM-4411"
+    [created] = [i for i in outbox_intents() if i.kind == "integrator_event" and i.payload["type"] == "ticket.created"]
+    assert created.payload["data"]["external_ref"] == "CRM-4411"
+
+
 def test_a_redelivered_event_is_a_no_op(stack, http):
     payload = event("integration/ticket_create.json")
     assert post(stack, http, payload).status_code == 202

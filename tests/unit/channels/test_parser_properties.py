@@ -15,7 +15,7 @@ from chalicelib import validation
 from chalicelib.domain.inbound import InboundMessage, IntegrationEvent
 from chalicelib.errors import ApiError
 from channels import chat, email, integration, meta, telegram, twilio_sms, x
-from channels.base import RawRequest, StatusUpdate
+from channels.base import RawRequest, Refused, StatusUpdate
 from tests.conftest import EVENTS, event
 
 EXAMPLES = hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -60,6 +60,8 @@ def well_typed(items: list) -> None:
         elif isinstance(item, StatusUpdate):
             assert isinstance(item.provider_message_id, str) and item.provider_message_id
             assert item.reason is None or isinstance(item.reason, str)
+        elif isinstance(item, Refused):   # one part of a batch refused on its own, with why
+            assert isinstance(item.reason, str) and item.reason
         else:
             assert isinstance(item, IntegrationEvent)
 
