@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Optional, Sequence
 
 from . import sentiment, timers
@@ -71,17 +71,28 @@ def _parse_time(value: Any) -> Optional[datetime]:
         return None
 
 
+def _departure(segment: dict[str, Any]) -> Optional[datetime]:
+    """When a segment leaves: its scheduled time, later by its delay (a delayed flight whose
+    scheduled time has passed has not left)."""
+    scheduled = _parse_time(segment.get("scheduled_departure"))
+    return scheduled + timedelta(minutes=_minutes(segment)) if scheduled else None
+
+
+def _minutes(segment: dict[str, Any]) -> int:
+    return int(segment.get("delay_minutes") or 0)
+
+
 def time_pressure(f: Facts, config: dict[str, Any]) -> Indicator:
     upcoming = [(t, s) for s in f.journey.get("segments", [])
-                if (t := _parse_time(s.get("scheduled_departure"))) and t > f.now
-                and s.get("status") not in ("departed", "arrived")]
+                if (t := _departure(s)) and t > f.now and s.get("status") not in ("departed", "arrived")]
     if not upcoming:
         return Indicator("time_pressure", 0.0, "no upcoming departure known")
     when, seg = min(upcoming, key=lambda p: p[0])
     hours = (when - f.now).total_seconds() / 3600
     urgent, horizon = config["time_pressure_hours"]["urgent"], config["time_pressure_hours"]["horizon"]
     value = _clamp(1 - (hours - urgent) / (horizon - urgent))
-    return Indicator("time_pressure", value, f"{seg.get('flight', 'next flight')} departs in {hours:.1f} h")
+    late = f" (delayed {_minutes(seg)} min)" if _minutes(seg) else ""
+    return Indicator("time_pressure", value, f"{seg.get('flight', 'next flight')} departs in {hours:.1f} h{late}")
 
 
 BAGGAGE = {"lost": 0.7, "delayed": 0.5, "damaged": 0.4}  # a baggage tracer's word on a segment's bags
@@ -96,7 +107,9 @@ def disruption(f: Facts, intent: str) -> Indicator:
             (status == "cancelled", 1.0, f"{flight} is cancelled"),
             (status == "diverted", 0.9, f"{flight} was diverted"),
             (bool(seg.get("connection_at_risk")), 0.8, f"connection after {flight} is at risk"),
-            (delay > 0, _clamp(0.2 + delay / 300), f"{flight} is delayed {delay} min"),
+            # the integrator's word "delayed" counts before it knows by how long
+            (delay > 0 or status == "delayed", _clamp(0.2 + delay / 300),
+             f"{flight} is delayed {delay} min" if delay else f"{flight} is delayed"),
             (bags in BAGGAGE, BAGGAGE.get(bags, 0.0), f"baggage from {flight} is {bags}"),
         ]
         for hit, value, reason in candidates:

@@ -81,6 +81,17 @@ def test_a_departure_time_written_in_lower_case_rfc_3339_counts_too():
     assert indicators(score_of(facts(journey={"segments": [departing]})))["time_pressure"].value == 1.0
 
 
+def test_a_flight_reported_delayed_is_a_disruption_before_its_minutes_are_known():
+    disruption = indicators(score_of(facts(journey={"segments": [segment("delayed")]})))["disruption"]
+    assert disruption.value == 0.2 and disruption.reason == "AF123 is delayed"
+
+
+def test_a_delayed_flight_past_its_scheduled_time_still_puts_time_pressure():
+    late = segment("delayed", hours=-0.5, delay_minutes=90)      # leaves in an hour, not 30 min ago
+    pressure = indicators(score_of(facts(journey={"segments": [late]})))["time_pressure"]
+    assert pressure.value == 1.0 and pressure.reason == "AF123 departs in 1.0 h (delayed 90 min)"
+
+
 def test_departed_and_past_segments_put_no_time_pressure():
     score = score_of(facts(journey={"segments": [segment("departed", hours=1), segment(hours=-3)]}))
     assert indicators(score)["time_pressure"].value == 0.0
