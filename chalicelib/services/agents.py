@@ -69,6 +69,12 @@ def load_of(agent_id: str, channel: str, delta: int, limit: int | None = None) -
     return Update(Agent(agent_id), actions, Agent.id.exists() & room)
 
 
+def taking(holder: Actor | Agent, channel: str) -> Update:
+    """One more ticket on ``holder``'s channel, on condition that it stays within their capacity."""
+    actor = holder if isinstance(holder, Actor) else actor_of(holder)
+    return load_of(actor.id, channel, +1, actor.limit(channel))
+
+
 def find(agent_id: str) -> Agent | None:
     try:
         return Agent.get(agent_id)

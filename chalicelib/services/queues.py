@@ -128,7 +128,7 @@ def _take(who: Actor, queue: str, slot: str, candidate: Ticket, now, lease_until
              Ticket.offered_to.remove(), Ticket.offer_expires_at.remove(),
              Ticket.timer_shard.set(timers.shard(candidate.id)),
              Ticket.due_at.set(min(clock.sortable(lease_until), candidate.due_at or "~"))]
-    load = agents.load_of(who.id, candidate.channel, +1, who.limit(candidate.channel))
+    load = agents.taking(who, candidate.channel)
     try:
         with transaction() as tx:
             Update(candidate, taken, (Ticket.queue_slot == slot) & Ticket.assignee.does_not_exist()

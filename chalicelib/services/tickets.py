@@ -182,8 +182,7 @@ def _load_change(who: Actor, ticket: Ticket, held_before: bool, held_after: bool
         holder = who if ticket.assignee == who.id else agents.find(ticket.assignee)
         if holder is None:   # deleted since: this update cancels the transaction, and _change unassigns it
             return [agents.load_of(ticket.assignee, ticket.channel, +1)]
-        limit = (holder if isinstance(holder, Actor) else agents.actor_of(holder)).limit(ticket.channel)
-        return [agents.load_of(ticket.assignee, ticket.channel, +1, limit)]
+        return [agents.taking(holder, ticket.channel)]
     return [agents.load_of(ticket.assignee, ticket.channel, -1)]
 
 
@@ -238,8 +237,7 @@ def transfer(who: Actor, ticket_id: str, queue: Optional[str], agent: Optional[s
             if agent != who.id:  # theirs to accept, as a claim is: back in its queue if they do not in time
                 ticket.lease_expires_at = ticket.updated_at + timedelta(seconds=get_settings().lease_seconds)
             routing.take_off_queue(ticket)
-            limit = agents.actor_of(target).limit(ticket.channel)
-            moves.append(agents.load_of(agent, ticket.channel, +1, limit))
+            moves.append(agents.taking(target, ticket.channel))
             moves.append(New(outbox.integrator_event(ticket, "ticket.assigned")))
         return moves + [New(outbox.agent_alert(ticket, f"transferred by {who.id}")),
                         New(audit.entry(ticket.id, f"agent:{who.id}", "transferred", queue=ticket.queue, agent=agent))]
