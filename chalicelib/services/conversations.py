@@ -20,7 +20,7 @@ from ..domain import contacts, language, timers, voice
 from ..domain import tickets as rules
 from ..domain.inbound import InboundMessage, IntegrationEvent
 from ..settings import get_settings
-from ..storage.models import Customer, Identity, Message, Ticket, transaction
+from ..storage.models import Agent, Customer, Identity, Message, Ticket, transaction
 from ..storage.models import InboundMessage as InboundItem
 from ..storage.writes import New, Update, cancelled_for_good
 from . import affinity, agents, audit, bot, customers, outbox, routing, scoring, sweep
@@ -188,26 +188,10 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
         routing.requeue(ticket, now)   # the agent it waited with was deleted (their load update failed)
     if ticket.status == "pending":  # the customer answered: back in hand, or back in the queue
         ticket.status = "assigned" if ticket.assignee else "open"
-    spoken = _language(msg, ticket, who)
-    # its id is minted now, as it is written, not when the webhook stored it: ids then follow the order
-    # messages reach the timeline, which the chat poll's cursor relies on
-    message = Message(ticket.id, clock.new_id(), direction="inbound", channel=msg.channel, text=msg.text,
-                      created_at=now, author="customer", delivery_status="delivered",
-                      provider_message_id=recording or msg.provider_message_id, language=spoken,
-                      lookup_id=(recording or msg.provider_message_id) if msg.channel in REFERABLE_CHANNELS else None,
-                      media=[m.__dict__ for m in msg.media] or None,
-                      attachments=[{k: v for k, v in a.__dict__.items() if k != "content"}
-                                   for a in msg.attachments] or None,
-                      voice=voice.merge({"transcription_status": "pending"} if recording else {}, msg.voice)
-                      if msg.voice else None)
+    message = _inbound_message(ticket, msg, _language(msg, ticket, who), now)
     if recording:
         ticket.voicemails = {**(ticket.voicemails or {}), recording: message.id}
-    ticket.inbound_count = int(ticket.inbound_count or 0) + (0 if msg.automated else 1)
-    ticket.channels_used = set(ticket.channels_used or ()) | {msg.channel}
-    if msg.text:
-        ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:RECENT_TEXT_CHARS]])[-RECENT_TEXTS:]
-    ticket.updated_at = now
-    ticket.reply_to = _reply_to(msg, ticket)
+    _take_in(ticket, msg, now)
     result = scoring.rescore(ticket, who.customer, "new ticket" if is_new_ticket else "customer wrote again", now)
     turn = bot.Turn(held=ticket.status == "bot") if msg.automated else \
         bot.on_message(ticket, who.customer, msg.text, msg.channel, is_new_ticket, result, now)
@@ -221,19 +205,10 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
     else:  # the message carries it (a ticket's opening is on the ticket itself: audit.trail shows it)
         message.rescored = ticket.score_change
     if not msg.automated:
-        writes.append(outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
-                                              {"message_id": message.id, "channel": msg.channel}))
-    if not msg.automated and not (turn.held or turn.handed_over or ticket.resolved_by == "bot"):
-        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
-        writes.append(outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied", page=page))
+        writes += _announced(ticket, msg, message, is_new_ticket, turn, tier_before, slot_before)
     writes += turn.writes
-    if is_new_ticket and msg.channel == "web" and ticket.reply_to.get("address"):
-        writes += _web_confirmation(ticket, msg, now)
-    if is_new_ticket and msg.channel in ACK_CHANNELS and not msg.automated and not turn.held:
-        ack = Message(ticket.id, clock.new_id(), direction="outbound", channel=msg.channel,
-                      text=affinity.acknowledgement(ticket, own_agent),
-                      created_at=now, author="system", delivery_status="pending")
-        writes += [ack, outbox.customer_message(ticket, ack)]
+    if is_new_ticket:
+        writes += _first_answers(ticket, msg, turn, own_agent, now)
 
     # a reopened or answered ticket weighs on its agent again (no capacity check: it is already theirs)
     load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if resumed and ticket.assignee else []
@@ -241,6 +216,59 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
     log.info("threaded", extra={"inbound": item.key, "ticket": ticket.id, "new_ticket": is_new_ticket,
                                 "score": result.score, "queue": ticket.queue, "language": ticket.language})
     return ticket.id
+
+
+def _inbound_message(ticket: Ticket, msg: InboundMessage, spoken: Optional[str], now: datetime) -> Message:
+    """The customer's message in the timeline. Its id is minted now, as it is written, not when the
+    webhook stored it: ids then follow the order messages reach the timeline, which the chat
+    poll's cursor relies on."""
+    recording = (msg.voice or {}).get("recording_sid")
+    provider_id = recording or msg.provider_message_id
+    return Message(ticket.id, clock.new_id(), direction="inbound", channel=msg.channel, text=msg.text,
+                   created_at=now, author="customer", delivery_status="delivered",
+                   provider_message_id=provider_id, language=spoken,
+                   lookup_id=provider_id if msg.channel in REFERABLE_CHANNELS else None,
+                   media=[m.__dict__ for m in msg.media] or None,
+                   attachments=[{k: v for k, v in a.__dict__.items() if k != "content"}
+                                for a in msg.attachments] or None,
+                   voice=voice.merge({"transcription_status": "pending"} if recording else {}, msg.voice)
+                   if msg.voice else None)
+
+
+def _take_in(ticket: Ticket, msg: InboundMessage, now: datetime) -> None:
+    """What the message adds to the ticket: counts, channels, the recent texts JET reads, where answers go."""
+    ticket.inbound_count = int(ticket.inbound_count or 0) + (0 if msg.automated else 1)
+    ticket.channels_used = set(ticket.channels_used or ()) | {msg.channel}
+    if msg.text:
+        ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:RECENT_TEXT_CHARS]])[-RECENT_TEXTS:]
+    ticket.updated_at = now
+    ticket.reply_to = _reply_to(msg, ticket)
+
+
+def _announced(ticket: Ticket, msg: InboundMessage, message: Message, is_new_ticket: bool, turn: bot.Turn,
+               tier_before: Optional[str], slot_before: Optional[str]) -> list:
+    """The integrators' event, and the agents' alert unless the bot holds the ticket (a P1 that
+    newly waits in a queue, new, risen or moved, pages it)."""
+    writes = [outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
+                                      {"message_id": message.id, "channel": msg.channel})]
+    if not (turn.held or turn.handed_over or ticket.resolved_by == "bot"):
+        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
+        writes.append(outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied", page=page))
+    return writes
+
+
+def _first_answers(ticket: Ticket, msg: InboundMessage, turn: bot.Turn, own_agent: Optional[Agent],
+                   now: datetime) -> list:
+    """A new ticket's confirmation (the help form) or acknowledgement, unless the bot answers."""
+    writes = []
+    if msg.channel == "web" and ticket.reply_to.get("address"):
+        writes += _web_confirmation(ticket, msg, now)
+    if msg.channel in ACK_CHANNELS and not msg.automated and not turn.held:
+        ack = Message(ticket.id, clock.new_id(), direction="outbound", channel=msg.channel,
+                      text=affinity.acknowledgement(ticket, own_agent),
+                      created_at=now, author="system", delivery_status="pending")
+        writes += [ack, outbox.customer_message(ticket, ack)]
+    return writes
 
 
 def _web_confirmation(ticket: Ticket, msg: InboundMessage, now: datetime) -> list:
