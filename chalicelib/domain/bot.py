@@ -167,7 +167,9 @@ def next_turn(message: str, ctx: Context, state: Mapping[str, Any], kb: Mapping[
     if wants_person(message, kb):
         return Decision("handover", reason="asked for a person")
     typed = booking_ref_in(message) if state.get("awaiting") == "booking_ref" else None
-    intent = intent_of(message, kb) or (state.get("intent") if typed else None)
+    # a typed booking reference answers the question that asked for it: the last answer's, not the
+    # ticket's first intent (kept in "intent" for the counters)
+    intent = intent_of(message, kb) or ((state.get("last_intent") or state.get("intent")) if typed else None)
     if intent is None:
         if is_thanks(message, kb):
             return Decision("close", reason="the customer said thanks")

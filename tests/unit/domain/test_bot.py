@@ -102,6 +102,12 @@ def test_p1_and_p2_never_get_a_bot_answer_nor_do_disruption_care_or_anger():
     assert bot.first_turn("How many bags can I bring? I want an agent", ctx(), KB) is None
 
 
+def test_a_typed_booking_reference_answers_the_question_that_asked_for_it_not_the_first_one():
+    state = {"intent": "baggage_allowance", "last_intent": "refund_status", "answers": 2, "awaiting": "booking_ref"}
+    typed = bot.next_turn("It is x7k2qd", ctx(), state, KB)
+    assert (typed.intent, typed.booking_ref) == ("refund_status", "X7K2QD")
+
+
 def test_a_follow_up_is_answered_closed_or_handed_over():
     state = {"intent": "refund_status", "answers": 1, "awaiting": "booking_ref"}
     typed = bot.next_turn("it's X7K2QD", ctx(), state, KB)
