@@ -65,7 +65,7 @@ def _contacts(msg: InboundMessage) -> list[contacts.Contact]:
 def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime,
                read: Mapping[str, Ticket]) -> Optional[Ticket]:
     """The ticket (``read`` already, or read now), if it belongs to this customer and is open, or
-    was resolved within the reopen window (then it is reopened: a follow-up is the same problem)."""
+    was resolved within the reopen window (``_thread`` decides whether the message reopens it)."""
     if not ticket_id:
         return None
     ticket = read.get(ticket_id)
@@ -80,15 +80,19 @@ def _load_open(ticket_id: Optional[str], customer: Customer, now: datetime,
     if ticket.status in rules.OPEN_STATES:
         return ticket
     if ticket.resolved_at and now - ticket.resolved_at <= timedelta(days=get_settings().reopen_days):
-        ticket.status, ticket.assignee = "open", None   # queued again, offered to its agent first (affinity)
-        ticket.queue_pinned = None   # routed afresh: where a person or an escalation put it then was for then
-        ticket.reopened = True
-        ticket.state_key, ticket.resolved_at = rules.state_key(ticket.status, ticket.id), None
-        # a new SLA period: answered and resolved in time before says nothing of this time
-        ticket.reopened_at, ticket.first_response_at = now, None
-        ticket.sla_breached_at = ticket.resolution_breached_at = None
         return ticket
     return None
+
+
+def _reopen(ticket: Ticket, now: datetime) -> None:
+    """A customer's follow-up within the reopen window is the same problem: the ticket is open again."""
+    ticket.status, ticket.assignee = "open", None   # queued again, offered to its agent first (affinity)
+    ticket.queue_pinned = None   # routed afresh: where a person or an escalation put it then was for then
+    ticket.reopened = True
+    ticket.state_key, ticket.resolved_at = rules.state_key(ticket.status, ticket.id), None
+    # a new SLA period: answered and resolved in time before says nothing of this time
+    ticket.reopened_at, ticket.first_response_at = now, None
+    ticket.sla_breached_at = ticket.resolution_breached_at = None
 
 
 def _thread_keys(msg: InboundMessage, read: Mapping[str, Ticket]) -> Iterator[str]:
@@ -163,25 +167,28 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
     now = clock.now()
     who = customers.resolve(_contacts(msg), msg.sender_name,
                             [contacts.Contact(k, v) for k, v in msg.unverified_contacts], consistent=fresh)
-    ticket = _find_ticket(msg, who.customer, now, who.tickets)
+    ticket = _find_ticket(msg, who.customer, now, who.tickets)   # open, or resolved within the reopen window
+    recording = (msg.voice or {}).get("recording_sid")
+    if ticket is not None and recording and recording in (ticket.voicemails or {}):
+        # a later part of a voicemail completes its message: a ticket resolved since stays resolved
+        return _add_to_voicemail(item, msg, ticket, who, now)
+    closed = ticket is not None and ticket.status == "resolved"
     word = _keyword_of(msg)
-    if word and (ticket is None or getattr(ticket, "reopened", False)):
+    if word and (ticket is None or closed):
         return _keyword(item, msg, word, who)   # a keyword alone opens (or reopens) no ticket
     if word in ("opt_out", "opt_in"):   # "Yes", "Cancel" to an open ticket: an answer too, and a consent
         who.record_consent(word == "opt_out")
-    if msg.automated and ticket is None:
+    if msg.automated and (ticket is None or closed):   # an auto-reply opens or reopens nothing
         _commit(item, None, None, [], outcome="automated: no ticket opened")  # nothing about the sender is kept
         return None
+    if closed:
+        _reopen(ticket, now)
     is_new_ticket = ticket is None
     if is_new_ticket:
         ticket = _new_ticket(msg, who.customer, now)
     if who.customer.open_ticket_id != ticket.id:  # new, or reopened
         who.customer.open_ticket_id = ticket.id
         who.changed = True
-
-    recording = (msg.voice or {}).get("recording_sid")
-    if recording and recording in (ticket.voicemails or {}):
-        return _add_to_voicemail(item, msg, ticket, who, now)
     tier_before, slot_before = (ticket.jet or {}).get("tier"), ticket.queue_slot
     resumed = ticket.status == "pending" or getattr(ticket, "reopened", False)
     if resumed and ticket.assignee and fresh and agents.find(ticket.assignee) is None:
@@ -307,11 +314,13 @@ def _add_to_voicemail(item: InboundItem, msg: InboundMessage, ticket: Ticket, wh
     if msg.media and not message.media:
         actions.append(Message.media.set([m.__dict__ for m in msg.media]))
     ticket.updated_at = now
+    tier_before, slot_before = (ticket.jet or {}).get("tier"), ticket.queue_slot
     result = scoring.rescore(ticket, who.customer, "voicemail transcribed" if text_added else "voicemail updated", now)
     actions.append(Message.rescored.set(ticket.score_change))
-    load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if getattr(ticket, "reopened", False) \
-        and ticket.assignee else []
-    _commit(item, ticket, who, writes, updates=load + [Update(message, actions, Message.id.exists())])
+    if text_added and ticket.status not in ("resolved", "bot"):   # what was said can make it a P1
+        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
+        writes.append(outbox.agent_alert(ticket, "customer replied", page=page))
+    _commit(item, ticket, who, writes, updates=[Update(message, actions, Message.id.exists())])
     log.info("voicemail completed", extra={"inbound": item.key, "ticket": ticket.id, "text_added": text_added,
                                            "score": result.score})
     return ticket.id
@@ -369,6 +378,8 @@ def _apply_event(item: InboundItem, event: IntegrationEvent, fresh: bool = False
     who.customer.profile, who.customer.journey = profile, journey
     who.changed = True
     ticket = _load_open(who.customer.open_ticket_id, who.customer, clock.now(), who.tickets)
+    if ticket is not None and ticket.status == "resolved":
+        ticket = None   # only the customer's own message reopens a ticket
     writes = []
     updates: list = []
     if ticket is not None:

@@ -263,3 +263,25 @@ def test_a_supervisor_sending_the_bots_ticket_to_the_queue_counts_it_handed_over
     released = http.post(f"/tickets/{ticket.id}/release", headers=bearer(stack.settings, "sam"))
     assert released.status_code == 200 and released.json_body["status"] == "open"
     assert Ticket.get(ticket.id).bot["outcome"] == "handed_over" and counts("baggage_allowance")["handed_over"] == 1
+
+
+def test_an_auto_reply_to_the_bots_closing_mail_reopens_nothing_and_a_real_answer_reaches_people(stack, http):
+    from tests.helpers import outbox_intents
+    from tests.integration.channels.test_email_flow import mail, relay
+
+    def write(n, body, subject, extra=""):
+        relay(stack, http, mail(subject=subject, msg_id=f"<a{n}@example.co.uk>", body=body, extra=extra))
+        stack.pump.drain()
+    write(1, "Hi, how many bags can I bring?", "Question")
+    [ticket] = Ticket.scan()
+    write(2, "Thanks!", f"Re: Question [{ticket.ref}]")
+    assert Ticket.get(ticket.id).status == "resolved"
+    write(3, "I am out of the office until 14 March.", f"Automatic reply: Question [{ticket.ref}]",
+          extra="Auto-Submitted: auto-replied\r\n")
+    assert Ticket.get(ticket.id).status == "resolved" and counts("baggage_allowance")["reopened"] == 0
+    alerts = len([i for i in outbox_intents() if i.kind == "agent_alert"])
+    write(4, "My bag arrived damaged, I need help", f"Re: Question [{ticket.ref}]")
+    reopened = Ticket.get(ticket.id)
+    assert reopened.status != "resolved" and reopened.resolved_by is None
+    assert counts("baggage_allowance")["reopened"] == 1
+    assert len([i for i in outbox_intents() if i.kind == "agent_alert"]) > alerts

@@ -165,3 +165,32 @@ def test_a_withheld_number_is_kept_replayable_not_lost(stack, http):
     params = {**event("twilio/voice_record_action.json"), "From": "anonymous", "Caller": "anonymous"}
     assert post(stack, http, RECORDING, params).status_code == 422
     assert [(d.source, d.payload["replayable"]) for d in DeadLetter.scan()] == [("twilio/voice/recording", True)]
+
+
+def test_a_transcription_that_makes_the_voicemail_a_p1_pages_the_queue_it_waits_in(stack, http):
+    from tests.helpers import outbox_intents
+    from tests.integration.test_bot import integration
+    integration(stack, http, event("integration/journey_cancelled.json"))   # the caller's flight, cancelled
+    post(stack, http, RECORDING, event("twilio/voice_record_action.json"))
+    stack.pump.drain()
+    before = only_ticket()
+    post(stack, http, TRANSCRIPTION, {**event("twilio/voice_transcription.json"), "TranscriptionText":
+         "My flight is cancelled!! This is terrible and unacceptable, I am furious. I am stranded at the "
+         "airport with my baby and my wheelchair, I will miss my connection. Call me back now, urgent!!"})
+    stack.pump.drain()
+    after = Ticket.get(before.id)
+    assert before.jet["tier"] != "P1" and after.jet["tier"] == "P1"
+    assert after.queue_slot in [i.payload.get("page") for i in outbox_intents() if i.kind == "agent_alert"]
+
+
+def test_a_late_transcription_completes_its_message_and_leaves_a_resolved_ticket_resolved(stack, http):
+    post(stack, http, RECORDING, event("twilio/voice_record_action.json"))
+    stack.pump.drain()
+    ticket = only_ticket()
+    assert http.post(f"/tickets/{ticket.id}/resolve", headers=bearer(stack.settings, "sam")).status_code == 200
+    post(stack, http, TRANSCRIPTION, event("twilio/voice_transcription.json"))
+    stack.pump.drain()
+    after = Ticket.get(ticket.id)
+    assert (after.status, after.queue_slot, after.reopened_at) == ("resolved", None, None)
+    [message] = voicemail_messages(ticket.id)
+    assert message.text and message.voice["transcription_status"] == "completed"
