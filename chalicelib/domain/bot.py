@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional, Sequence
 
-from . import safe_text
+from . import safe_text, timers
 from .conditions import Context, matches
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -194,7 +194,7 @@ def values_for(ref: str, profile: Mapping[str, Any], journey: Mapping[str, Any],
         values["allowance"] = kb["allowances"][fare][language_of(kb["allowances"][fare], language)]
     segment = next_segment(journey, now)
     if segment is not None:
-        when = _time(segment["scheduled_departure"])
+        when = timers.instant(segment["scheduled_departure"])
         values.update(flight=segment.get("flight", ""), origin=segment.get("origin", ""),
                       destination=segment.get("destination", ""), departure=_shown(when),
                       check_in_opens=_shown(when - timedelta(hours=kb.get("check_in_opens_hours", 24))))
@@ -202,17 +202,9 @@ def values_for(ref: str, profile: Mapping[str, Any], journey: Mapping[str, Any],
 
 
 def next_segment(journey: Mapping[str, Any], now: datetime) -> Optional[Mapping[str, Any]]:
-    upcoming = [s for s in journey.get("segments", ()) if (t := _time(s.get("scheduled_departure")))
+    upcoming = [s for s in journey.get("segments", ()) if (t := timers.instant(s.get("scheduled_departure")))
                 and t > now and s.get("status") not in ("departed", "arrived", "cancelled")]
-    return min(upcoming, key=lambda s: _time(s["scheduled_departure"])) if upcoming else None
-
-
-def _time(value: Any) -> Optional[datetime]:
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return min(upcoming, key=lambda s: timers.instant(s["scheduled_departure"])) if upcoming else None
 
 
 def _shown(when: datetime) -> str:

@@ -12,7 +12,7 @@ import string
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional
 
-from . import safe_text
+from . import safe_text, timers
 
 PLACEHOLDERS = ("customer_name", "ref", "flight", "new_departure")
 GENERAL = "general"           # the intent of a response that fits any ticket
@@ -75,8 +75,11 @@ def fill(text: str, values: Mapping[str, Optional[str]]) -> tuple[str, list[str]
 
 def next_segment(journey: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     """The segment a support answer is about: the earliest one not yet flown (departed or arrived)."""
-    ahead = [s for s in journey.get("segments") or () if s.get("status") not in _PASSED]
-    return min(ahead, key=lambda s: s.get("scheduled_departure") or "~") if ahead else None
+    ahead = [(timers.instant(s.get("scheduled_departure")), n, s)
+             for n, s in enumerate(journey.get("segments") or ()) if s.get("status") not in _PASSED]
+    # by the time it leaves, not its text (offsets differ); a segment without a time comes last
+    return min(ahead, key=lambda a: (a[0] is None, a[0] or datetime.min.replace(tzinfo=timezone.utc), a[1]))[2] \
+        if ahead else None
 
 
 def new_departure(segment: Mapping[str, Any]) -> Optional[str]:
@@ -85,11 +88,8 @@ def new_departure(segment: Mapping[str, Any]) -> Optional[str]:
     scheduled = segment.get("scheduled_departure")
     if not scheduled or segment.get("status") == "cancelled":
         return None
-    try:
-        at = datetime.fromisoformat(str(scheduled).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if at.tzinfo is None:
+    at = timers.instant(scheduled)
+    if at is None:
         return None
     at += timedelta(minutes=int(segment.get("delay_minutes") or 0))
     return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

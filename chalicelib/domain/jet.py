@@ -64,17 +64,10 @@ def recognise_intent(texts: Sequence[str], config: dict[str, Any]) -> str:
     return "other"
 
 
-def _parse_time(value: Any) -> Optional[datetime]:
-    try:
-        return timers.parse(str(value))
-    except ValueError:
-        return None
-
-
 def _departure(segment: dict[str, Any]) -> Optional[datetime]:
     """When a segment leaves: its scheduled time, later by its delay (a delayed flight whose
     scheduled time has passed has not left)."""
-    scheduled = _parse_time(segment.get("scheduled_departure"))
+    scheduled = timers.instant(segment.get("scheduled_departure"))
     return scheduled + timedelta(minutes=_minutes(segment)) if scheduled else None
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Optional
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
 
 SHARDS = 8
 RESCORE_EVERY = timedelta(minutes=15)
@@ -42,6 +42,16 @@ def parse(value: Optional[str]) -> Optional[datetime]:
     """A time kept as ISO text in a JSON attribute, or an RFC 3339 time from an integrator (which
     may write its T and Z in lower case: fromisoformat takes neither)."""
     return datetime.fromisoformat(value.upper().replace("Z", "+00:00")) if value else None
+
+
+def instant(value: Any) -> Optional[datetime]:
+    """An integrator's time as given (a journey's departure): aware (a time without an offset is
+    UTC), or None when it is no time at all."""
+    try:
+        when = parse(str(value)) if value else None
+    except ValueError:
+        return None
+    return when.replace(tzinfo=timezone.utc) if when and when.tzinfo is None else when
 
 
 def escalate_at(queued_at: Optional[datetime], steps: Optional[list]) -> Optional[datetime]:

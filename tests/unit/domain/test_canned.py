@@ -75,3 +75,11 @@ def test_the_demo_canned_responses_are_valid_templates_in_english_and_french():
     assert {language for _, _, _, language, _ in demo.CANNED} == {"en", "fr"}
     for _, _, _, _, text in demo.CANNED:
         assert canned.placeholders(text) and len(text) <= 1200
+
+
+def test_the_next_flight_is_the_one_that_leaves_first_whatever_the_offsets_it_is_written_in():
+    journey = {"segments": [{"flight": "AA100", "scheduled_departure": "2026-12-02T20:00:00-08:00"},   # 04:00Z
+                            {"flight": "BA200", "scheduled_departure": "2026-12-03T01:00:00Z"},
+                            {"flight": "XX999"}]}
+    assert canned.next_segment(journey)["flight"] == "BA200"
+    assert canned.new_departure(journey["segments"][1]) == "2026-12-03 01:00 UTC"
