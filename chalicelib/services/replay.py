@@ -7,7 +7,7 @@ from typing import Any, Optional
 from channels.base import RawRequest, StatusUpdate
 
 from .. import clock
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, Unprocessable
 from ..storage.models import DeadLetter, InboundMessage, Message, Outbox
 from . import conversations, deliveries, intake, notifier, presenters
 
@@ -37,12 +37,17 @@ def replay(letter_id: str) -> dict[str, Any]:
 
 
 def _replay_webhook(letter: DeadLetter) -> dict[str, Any]:
+    """What reads now is stored (idempotently, so a second try counts it as duplicates); a part still
+    refused answers 422, as on intake, and leaves the letter replayable for after the fix."""
     source = intake.SOURCES[letter.source]
     payload = letter.payload
     body = base64.b64decode(payload["body_base64"]) if "body_base64" in payload else payload["body"].encode()
-    receipt = intake.store_all(source.normalize(source.parse(RawRequest("POST", "", payload["headers"], body))))
-    return {"stored": receipt.stored, "duplicates": receipt.duplicates, "statuses": receipt.statuses,
-            "refused": receipt.refused}
+    items = source.normalize(source.parse(RawRequest("POST", "", payload["headers"], body)))
+    receipt = intake.store_all(items)
+    if receipt.refused:
+        raise Unprocessable(f"{len(receipt.refused)} of {len(items)} parts still refused: "
+                            + "; ".join(receipt.refused)[:500], [{"refused": reason} for reason in receipt.refused])
+    return {"stored": receipt.stored, "duplicates": receipt.duplicates, "statuses": receipt.statuses}
 
 
 def _replay_record(letter: DeadLetter) -> dict[str, Any]:

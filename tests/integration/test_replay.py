@@ -1,4 +1,6 @@
 """Dead letters: an async record that kept failing is kept, listed and replayed to completion."""
+import json
+
 from chalicelib.services import conversations
 from chalicelib.storage.models import DeadLetter, InboundMessage, Ticket
 
@@ -77,3 +79,24 @@ def test_a_notification_replay_cut_off_before_it_redelivered_can_be_replayed_aga
     replayed = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
     assert replayed.status_code == 200 and replayed.json_body["redelivered"]
     assert len(stack.sent("twilio")) == 1
+
+
+def test_a_batch_replayed_while_every_part_is_still_unreadable_answers_422_and_stays_replayable(stack, http,
+                                                                                               monkeypatch):
+    import channels.meta as meta
+    from tests.conftest import event
+
+    from .channels.conftest import meta_headers
+    payload = event("meta/whatsapp_text.json")
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["messages"] = [dict(value["messages"][0], id=f"wamid.{i}", **{"from": sender})
+                         for i, sender in enumerate(("12", "34"))]
+    body = json.dumps(payload).encode()
+    assert http.post("/channels/meta", headers=meta_headers(stack.settings, body), body=body).status_code == 422
+    [letter] = list(DeadLetter.scan())
+    early = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
+    assert early.status_code == 422 and len(early.json_body["error"]["details"]) == 2
+    assert DeadLetter.get(letter.id).replayed_at is None
+    monkeypatch.setattr(meta, "_e164", lambda wa_id: "+1415555" + wa_id.zfill(4))   # the parser is fixed
+    late = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
+    assert late.status_code == 200 and late.json_body["stored"] == 2 and InboundMessage.count() == 2
