@@ -100,3 +100,44 @@ def test_a_batch_replayed_while_every_part_is_still_unreadable_answers_422_and_s
     monkeypatch.setattr(meta, "_e164", lambda wa_id: "+1415555" + wa_id.zfill(4))   # the parser is fixed
     late = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
     assert late.status_code == 200 and late.json_body["stored"] == 2 and InboundMessage.count() == 2
+
+
+def monitor_only(stack, monkeypatch, channel: str) -> None:
+    import dataclasses
+
+    from chalicelib import settings as settings_module
+    monkeypatch.setattr(settings_module, "_settings",
+                        dataclasses.replace(stack.settings, monitor_only=frozenset({channel})))
+
+
+def test_an_unverified_payload_let_in_by_monitor_only_mode_that_fails_to_normalize_is_never_replayable(
+        stack, http, monkeypatch):
+    import channels.telegram as telegram
+    from chalicelib.errors import Unprocessable
+    from tests.conftest import event
+    monitor_only(stack, monkeypatch, "telegram")
+    real = telegram.normalize
+    monkeypatch.setattr(telegram, "normalize", lambda update: (_ for _ in ()).throw(Unprocessable("parser bug")))
+    forged = json.dumps(event("telegram/message.json"))
+    assert http.post("/channels/telegram", body=forged, headers={
+        "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "wrong"}).status_code == 422
+    [letter] = list(DeadLetter.scan())
+    assert letter.payload["replayable"] is False
+    monkeypatch.setattr(telegram, "normalize", real)
+    replayed = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.status_code == 409 and "failed verification" in replayed.json_body["error"]["message"]
+    assert InboundMessage.count() == 0
+
+
+def test_an_unverified_batch_let_in_by_monitor_only_mode_keeps_its_refused_part_unreplayable(stack, http,
+                                                                                            monkeypatch):
+    from tests.conftest import event
+    monitor_only(stack, monkeypatch, "meta")
+    payload = event("meta/whatsapp_text.json")
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["messages"] = [dict(value["messages"][0], id=f"wamid.{i}", **{"from": sender})
+                         for i, sender in enumerate(("12", "14155550123"))]
+    assert http.post("/channels/meta", body=json.dumps(payload), headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=00"}).status_code == 200
+    [letter] = list(DeadLetter.scan())
+    assert letter.reason.startswith("1 of 2 parts refused") and letter.payload["replayable"] is False
