@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 from datetime import timedelta
-from typing import Mapping, Union
+from typing import Mapping, Optional, Union
 
 from .. import clock
 from ..domain.inbound import Attachment, InboundMessage, IntegrationEvent
@@ -82,14 +82,19 @@ def _letter(source: str, reason: str, payload: dict) -> str:
 
 
 def reject(source: str, reason: str, headers: Mapping[str, str], body: bytes,
-           replayable: bool) -> str:
-    """Keep a payload we refused, with why, so it can be inspected and (if authentic) replayed."""
+           replayable: bool, query: Optional[Mapping[str, str]] = None) -> str:
+    """Keep a payload we refused, with why, so it can be inspected and (if authentic) replayed.
+
+    The query string is kept too: some callbacks carry what we need only in the URL we gave
+    the provider (Twilio's recording status callback: the caller and the number called)."""
     kept_headers = {k: v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
     kept = body[:MAX_KEPT_BODY]
     try:
         content = {"body": kept.decode("utf-8")}
     except UnicodeDecodeError:  # 8-bit mail: keep the exact bytes for replay
         content = {"body_base64": base64.b64encode(kept).decode()}
+    if query:
+        content["query"] = dict(query)
     return _letter(source, reason, {"headers": kept_headers, **content,
                                     "truncated": len(body) > MAX_KEPT_BODY,
                                     "replayable": replayable and len(body) <= MAX_KEPT_BODY})

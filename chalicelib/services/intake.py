@@ -55,13 +55,12 @@ def receive(source: Source, request: RawRequest) -> Receipt:
         if items and all(isinstance(item, Refused) for item in items):
             raise Unprocessable("; ".join(item.reason for item in items)[:500])
     except ApiError as exc:
-        ingest.reject(source.name, exc.message, request.headers, request.body, replayable=verified)
+        _keep(source, request, exc.message, replayable=verified)
         raise
     receipt = store_all(items)
     if receipt.refused:  # the rest of the batch is stored: answered 2xx, so the provider sends it no more
         reason = f"{len(receipt.refused)} of {len(items)} parts refused, the others stored: "
-        ingest.reject(source.name, reason + "; ".join(receipt.refused), request.headers, request.body,
-                      replayable=verified)
+        _keep(source, request, reason + "; ".join(receipt.refused), replayable=verified)
     receipt.payload = payload
     return receipt
 
@@ -72,14 +71,18 @@ def _verified(source: Source, request: RawRequest) -> tuple[Any, bool]:
         return source.verify(request), True
     except Unauthorized as exc:
         if source.channel not in get_settings().monitor_only:
-            ingest.reject(source.name, exc.message, request.headers, request.body, replayable=False)
+            _keep(source, request, exc.message, replayable=False)
             raise
         log.warning("verification failed, accepted in monitor-only mode",
                     extra={"source": source.name, "reason": exc.message})
         return source.parse(request), False
     except ApiError as exc:     # authentic, but not even parseable (bad JSON, invalid UTF-8): kept too
-        ingest.reject(source.name, exc.message, request.headers, request.body, replayable=True)
+        _keep(source, request, exc.message, replayable=True)
         raise
+
+
+def _keep(source: Source, request: RawRequest, reason: str, replayable: bool) -> None:
+    ingest.reject(source.name, reason, request.headers, request.body, replayable=replayable, query=request.query)
 
 
 def store_all(items: list) -> Receipt:

@@ -42,7 +42,7 @@ def _replay_webhook(letter: DeadLetter) -> dict[str, Any]:
     source = intake.SOURCES[letter.source]
     payload = letter.payload
     body = base64.b64decode(payload["body_base64"]) if "body_base64" in payload else payload["body"].encode()
-    items = source.normalize(source.parse(RawRequest("POST", "", payload["headers"], body)))
+    items = source.normalize(source.parse(RawRequest("POST", "", payload["headers"], body, payload.get("query", {}))))
     receipt = intake.store_all(items)
     if receipt.refused:
         raise Unprocessable(f"{len(receipt.refused)} of {len(items)} parts still refused: "
