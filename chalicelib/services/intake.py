@@ -55,12 +55,12 @@ def receive(source: Source, request: RawRequest) -> Receipt:
         if items and all(isinstance(item, Refused) for item in items):
             raise Unprocessable("; ".join(item.reason for item in items)[:500])
     except ApiError as exc:
-        _keep(source, request, exc.message, replayable=verified)
+        _keep(source, request, exc.message, verified)
         raise
     receipt = store_all(items)
     if receipt.refused:  # the rest of the batch is stored: answered 2xx, so the provider sends it no more
         reason = f"{len(receipt.refused)} of {len(items)} parts refused, the others stored: "
-        _keep(source, request, reason + "; ".join(receipt.refused), replayable=verified)
+        _keep(source, request, reason + "; ".join(receipt.refused), verified)
     receipt.payload = payload
     return receipt
 
@@ -71,18 +71,20 @@ def _verified(source: Source, request: RawRequest) -> tuple[Any, bool]:
         return source.verify(request), True
     except Unauthorized as exc:
         if source.channel not in get_settings().monitor_only:
-            _keep(source, request, exc.message, replayable=False)
+            _keep(source, request, exc.message, verified=False)
             raise
         log.warning("verification failed, accepted in monitor-only mode",
                     extra={"source": source.name, "reason": exc.message})
         return source.parse(request), False
     except ApiError as exc:     # authentic, but not even parseable (bad JSON, invalid UTF-8): kept too
-        _keep(source, request, exc.message, replayable=True)
+        _keep(source, request, exc.message, verified=True)
         raise
 
 
-def _keep(source: Source, request: RawRequest, reason: str, replayable: bool) -> None:
-    ingest.reject(source.name, reason, request.headers, request.body, replayable=replayable, query=request.query)
+def _keep(source: Source, request: RawRequest, reason: str, verified: bool) -> None:
+    """What passed verification is replayable; what failed it (or was let in by monitor-only) is not."""
+    ingest.reject(source.name, reason, request.headers, request.body, replayable=verified, query=request.query,
+                  failed_verification=not verified)
 
 
 def store_all(items: list) -> Receipt:

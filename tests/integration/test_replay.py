@@ -33,8 +33,18 @@ def test_a_forged_webhook_is_kept_but_never_replayed(stack, http):
     assert response.status_code == 401
     [letter] = http.get("/admin/dead-letters", headers=bearer(stack.settings, "sam")).json_body["items"]
     assert not letter["replayable"]
-    assert http.post(f"/admin/dead-letters/{letter['id']}/replay",
-                     headers=bearer(stack.settings, "sam")).status_code == 409
+    replayed = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.status_code == 409 and "failed verification" in replayed.json_body["error"]["message"]
+
+
+def test_a_letter_kept_for_another_reason_than_verification_says_so_when_replayed(stack, http):
+    response = http.post("/channels/telegram", body=b"{}" + b" " * (stack.settings.max_body_bytes + 1),
+                         headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    [letter] = list(DeadLetter.scan())
+    replayed = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
+    message = replayed.json_body["error"]["message"]
+    assert replayed.status_code == 409 and "payload too large" in message and "verification" not in message
 
 
 def test_replaying_a_failed_notification_sends_it_and_clears_the_failure(stack, http):
