@@ -33,7 +33,7 @@ TWILIO_STATUS = register(Source(
     "twilio/status", channel="sms", parse=lambda r: twilio_sms.parse_form(r.body),
     verify=lambda r: twilio_sms.verify(r, get_settings()), normalize=twilio_sms.status_updates))
 TWILIO_VOICE, TWILIO_RECORDING, TWILIO_TRANSCRIPTION = (register(Source(
-    name, channel="voice", parse=lambda r: twilio_sms.parse_form(r.body),
+    name, channel="voice", parse=lambda r: channels.for_provider("twilio_voice").parse(r),
     verify=lambda r: channels.for_provider("twilio_voice").verify(r, get_settings()),
     normalize=lambda form, step=step: getattr(channels.for_provider("twilio_voice"), step)(form)))
     for name, step in (("twilio/voice", "call"), ("twilio/voice/recording", "recording"),

@@ -6,7 +6,7 @@ to a caller goes by SMS through the Twilio Messaging adapter.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
@@ -30,17 +30,25 @@ CALLER = "JetDeskCaller"      # the caller, as our recordingStatusCallback URL n
 CALLED = "JetDeskCalled"      # and the number they called: that callback carries neither, and it may come first
 
 
+parse_form = twilio_sms.parse_form
+
+
 def verify(request: RawRequest, settings) -> dict[str, Any]:
     """The same X-Twilio-Signature check as Messaging, over the URL including our query string."""
-    form = twilio_sms.verify(request, settings)
-    if request.query.get("caller"):
-        form[CALLER] = request.query["caller"]
-    if request.query.get("called"):
-        form[CALLED] = request.query["called"]
+    return _with_our_query(twilio_sms.verify(request, settings), request.query)
+
+
+def parse(request: RawRequest) -> dict[str, Any]:
+    """The form without verification (monitor-only, replay), with our query read as verify reads it."""
+    return _with_our_query(parse_form(request.body), request.query)
+
+
+def _with_our_query(form: dict[str, Any], query: Mapping[str, str]) -> dict[str, Any]:
+    """The caller and called numbers our callback URL names: the recording status callback has neither."""
+    for name, field in (("caller", CALLER), ("called", CALLED)):
+        if query.get(name):
+            form[field] = query[name]
     return form
-
-
-parse_form = twilio_sms.parse_form
 
 
 def _caller(form: dict[str, Any]) -> str:

@@ -97,6 +97,8 @@ def template(stage: str) -> dict[str, Any]:
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
             "LifecycleConfiguration": {"Rules": [
                 {"Id": "raw-mail", "Status": "Enabled", "Prefix": "inbound/", "ExpirationInDays": 90},
+                {"Id": "dead-letter-bodies", "Status": "Enabled", "Prefix": "dead-letters/",   # ingest.KEEP_REJECTED
+                 "ExpirationInDays": 14},
                 {"Id": "attachments", "Status": "Enabled", "Prefix": "attachments/",
                  "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]}]}}},
         "AttachmentsBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {

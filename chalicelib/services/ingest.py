@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 from datetime import timedelta
-from typing import Mapping, Union
+from typing import Mapping, Optional, Union
 
 from .. import clock
 from ..domain.inbound import Attachment, InboundMessage, IntegrationEvent
@@ -18,7 +18,8 @@ from . import providers
 
 KEEP_INBOUND = timedelta(days=90)
 KEEP_REJECTED = timedelta(days=14)
-MAX_KEPT_BODY = 64 * 1024
+MAX_KEPT_BODY = 64 * 1024        # of a body, in the letter; a longer replayable one goes whole to S3 too
+DEAD_LETTER_BODIES = "dead-letters/"
 # A text longer than this is kept whole as an attachment and cut short in the items: DynamoDB
 # refuses items over 400 KB, and the timeline and the threading read the text on every message.
 MAX_STORED_TEXT = 32 * 1024
@@ -73,26 +74,55 @@ def store(message: Union[InboundMessage, IntegrationEvent]) -> bool:
     return written(lambda: item.save(condition=InboundItem.key.does_not_exist()))
 
 
-def _letter(source: str, reason: str, payload: dict) -> str:
+def _letter(source: str, reason: str, payload: dict, letter_id: Optional[str] = None) -> str:
     created = clock.now()
-    letter = DeadLetter(clock.new_id(), source=source, reason=reason[:500], created_at=created,
+    letter = DeadLetter(letter_id or clock.new_id(), source=source, reason=reason[:500], created_at=created,
                         day=created.date().isoformat(), payload=payload, expires_at=created + KEEP_REJECTED)
     letter.save()
     return letter.id
 
 
-def reject(source: str, reason: str, headers: Mapping[str, str], body: bytes,
-           replayable: bool) -> str:
-    """Keep a payload we refused, with why, so it can be inspected and (if authentic) replayed."""
+def reject(source: str, reason: str, headers: Mapping[str, str], body: bytes, replayable: bool,
+           query: Optional[Mapping[str, str]] = None, failed_verification: bool = False) -> str:
+    """Keep a payload we refused, with why, so it can be inspected and (if authentic) replayed.
+
+    The query string is kept too: some callbacks carry what we need only in the URL we gave
+    the provider (Twilio's recording status callback: the caller and the number called). The
+    letter holds the first MAX_KEPT_BODY bytes of the body; a longer replayable body is kept whole
+    in S3 as well (the provider got a 4xx and will not send it again). A longer body that is not
+    replayable (forged, oversized) is cut, so an unsigned flood writes nothing to S3."""
+    letter_id = clock.new_id()
     kept_headers = {k: v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
     kept = body[:MAX_KEPT_BODY]
     try:
         content = {"body": kept.decode("utf-8")}
     except UnicodeDecodeError:  # 8-bit mail: keep the exact bytes for replay
         content = {"body_base64": base64.b64encode(kept).decode()}
-    return _letter(source, reason, {"headers": kept_headers, **content,
-                                    "truncated": len(body) > MAX_KEPT_BODY,
-                                    "replayable": replayable and len(body) <= MAX_KEPT_BODY})
+    if query:
+        content["query"] = dict(query)
+    if replayable and len(body) > MAX_KEPT_BODY:
+        content["body_key"] = _stash_body(letter_id, body)
+    if failed_verification:
+        content["failed_verification"] = True
+    return _letter(source, reason, {"headers": kept_headers, **content, "truncated": len(body) > MAX_KEPT_BODY,
+                                    "replayable": replayable}, letter_id)
+
+
+def _stash_body(letter_id: str, body: bytes) -> str:
+    """Written before the letter, so a letter never names a missing object (the bucket expires them
+    with the letters: infra/cloudformation.py)."""
+    key = f"{DEAD_LETTER_BODIES}{letter_id}"
+    providers.s3().put_object(Bucket=get_settings().attachments_bucket, Key=key, Body=body,
+                              ContentType="application/octet-stream")
+    return key
+
+
+def kept_body(payload: Mapping) -> bytes:
+    """The body a dead letter kept, whole: from S3 when it was longer than the letter holds."""
+    if "body_key" in payload:
+        return providers.s3().get_object(Bucket=get_settings().attachments_bucket,
+                                         Key=payload["body_key"])["Body"].read()
+    return base64.b64decode(payload["body_base64"]) if "body_base64" in payload else payload["body"].encode()
 
 
 def dead_letter(source: str, reason: str, record: dict) -> str:

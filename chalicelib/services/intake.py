@@ -45,33 +45,46 @@ class Receipt:
 
 
 def receive(source: Source, request: RawRequest) -> Receipt:
-    """Refusals are kept in the dead-letter store with the reason, then re-raised as 4xx."""
-    try:
-        payload = source.verify(request)
-    except Unauthorized as exc:
-        if source.channel not in get_settings().monitor_only:
-            ingest.reject(source.name, exc.message, request.headers, request.body, replayable=False)
-            raise
-        log.warning("verification failed, accepted in monitor-only mode",
-                    extra={"source": source.name, "reason": exc.message})
-        payload = source.parse(request)
-    except ApiError as exc:     # authentic, but not even parseable (bad JSON, invalid UTF-8): kept too
-        ingest.reject(source.name, exc.message, request.headers, request.body, replayable=True)
-        raise
+    """Refusals are kept in the dead-letter store with the reason, then re-raised as 4xx.
+
+    Only what passed verification is kept replayable: a payload let in unverified by monitor-only
+    mode may be forged, and a replay (after monitor-only is off) would store it as authentic."""
+    payload, verified = _verified(source, request)
     try:
         items = source.normalize(payload)
         if items and all(isinstance(item, Refused) for item in items):
             raise Unprocessable("; ".join(item.reason for item in items)[:500])
     except ApiError as exc:
-        ingest.reject(source.name, exc.message, request.headers, request.body, replayable=True)
+        _keep(source, request, exc.message, verified)
         raise
     receipt = store_all(items)
     if receipt.refused:  # the rest of the batch is stored: answered 2xx, so the provider sends it no more
         reason = f"{len(receipt.refused)} of {len(items)} parts refused, the others stored: "
-        ingest.reject(source.name, reason + "; ".join(receipt.refused), request.headers, request.body,
-                      replayable=True)
+        _keep(source, request, reason + "; ".join(receipt.refused), verified)
     receipt.payload = payload
     return receipt
+
+
+def _verified(source: Source, request: RawRequest) -> tuple[Any, bool]:
+    """The payload, and whether it passed verification (False: let in by monitor-only mode)."""
+    try:
+        return source.verify(request), True
+    except Unauthorized as exc:
+        if source.channel not in get_settings().monitor_only:
+            _keep(source, request, exc.message, verified=False)
+            raise
+        log.warning("verification failed, accepted in monitor-only mode",
+                    extra={"source": source.name, "reason": exc.message})
+        return source.parse(request), False
+    except ApiError as exc:     # authentic, but not even parseable (bad JSON, invalid UTF-8): kept too
+        _keep(source, request, exc.message, verified=True)
+        raise
+
+
+def _keep(source: Source, request: RawRequest, reason: str, verified: bool) -> None:
+    """What passed verification is replayable; what failed it (or was let in by monitor-only) is not."""
+    ingest.reject(source.name, reason, request.headers, request.body, replayable=verified, query=request.query,
+                  failed_verification=not verified)
 
 
 def store_all(items: list) -> Receipt:

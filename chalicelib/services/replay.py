@@ -1,15 +1,14 @@
 """Dead letters: list what we kept, and replay what can be (authentic webhooks, async records)."""
 from __future__ import annotations
 
-import base64
 from typing import Any, Optional
 
 from channels.base import RawRequest, StatusUpdate
 
 from .. import clock
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, Unprocessable
 from ..storage.models import DeadLetter, InboundMessage, Message, Outbox
-from . import conversations, deliveries, intake, notifier, presenters
+from . import conversations, deliveries, ingest, intake, notifier, presenters
 
 
 def listing(day: Optional[str], cursor: Optional[str]) -> dict[str, Any]:
@@ -28,7 +27,7 @@ def replay(letter_id: str) -> dict[str, Any]:
     except DeadLetter.DoesNotExist:
         raise NotFound(f"no dead letter {letter_id}") from None
     if not letter.payload.get("replayable"):
-        raise Conflict("this payload failed verification; it is kept for inspection only")
+        raise Conflict(_not_replayable(letter))
     if letter.replayed_at:
         raise Conflict(f"already replayed at {clock.iso(letter.replayed_at)}")
     outcome = _replay_record(letter) if "record" in letter.payload else _replay_webhook(letter)
@@ -36,13 +35,26 @@ def replay(letter_id: str) -> dict[str, Any]:
     return {"id": letter.id, "source": letter.source, **outcome}
 
 
+def _not_replayable(letter: DeadLetter) -> str:
+    """Why a supervisor cannot replay it. A forged letter kept before `failed_verification` was
+    recorded gets the second answer, whose reason names the check it failed."""
+    if letter.payload.get("failed_verification"):
+        return "this payload failed verification; it is kept for inspection only"
+    return f"this payload is kept for inspection only, it cannot be replayed: {letter.reason}"
+
+
 def _replay_webhook(letter: DeadLetter) -> dict[str, Any]:
+    """What reads now is stored (idempotently, so a second try counts it as duplicates); a part still
+    refused answers 422, as on intake, and leaves the letter replayable for after the fix."""
     source = intake.SOURCES[letter.source]
     payload = letter.payload
-    body = base64.b64decode(payload["body_base64"]) if "body_base64" in payload else payload["body"].encode()
-    receipt = intake.store_all(source.normalize(source.parse(RawRequest("POST", "", payload["headers"], body))))
-    return {"stored": receipt.stored, "duplicates": receipt.duplicates, "statuses": receipt.statuses,
-            "refused": receipt.refused}
+    request = RawRequest("POST", "", payload["headers"], ingest.kept_body(payload), payload.get("query", {}))
+    items = source.normalize(source.parse(request))
+    receipt = intake.store_all(items)
+    if receipt.refused:
+        raise Unprocessable(f"{len(receipt.refused)} of {len(items)} parts still refused: "
+                            + "; ".join(receipt.refused)[:500], [{"refused": reason} for reason in receipt.refused])
+    return {"stored": receipt.stored, "duplicates": receipt.duplicates, "statuses": receipt.statuses}
 
 
 def _replay_record(letter: DeadLetter) -> dict[str, Any]:

@@ -211,3 +211,47 @@ def test_a_subject_too_long_for_a_ticket_is_kept_cut_short_and_the_mail_still_op
     stack.pump.drain()
     [ticket] = list(Ticket.scan())
     assert ticket.subject == subject[:ingest.MAX_HEADER_TEXT].strip()
+
+
+def a_parser_bug(monkeypatch):
+    """The email parser fails every mail until the returned undo (the fix) is called."""
+    import channels.email as email
+    from chalicelib.errors import Unprocessable
+    real = email.normalize
+
+    def parser_bug(raw, authenticated=True):
+        raise Unprocessable("parser bug")
+    monkeypatch.setattr(email, "normalize", parser_bug)
+    return lambda: monkeypatch.setattr(email, "normalize", real)
+
+
+def kept_whole(stack, letter: models.DeadLetter) -> bytes:
+    return boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=stack.settings.attachments_bucket, Key=letter.payload["body_key"])["Body"].read()
+
+
+def test_an_authentic_relayed_mail_over_64_kib_that_failed_to_parse_is_kept_whole_and_replays(stack, http,
+                                                                                               monkeypatch):
+    from .conftest import bearer
+    fixed = a_parser_bug(monkeypatch)
+    raw = mail(body="My receipt, line by line.\r\n" * 3000)       # about 80 KB
+    assert len(raw) > 64 * 1024 and relay(stack, http, raw).status_code == 422
+    [letter] = list(models.DeadLetter.scan())
+    assert letter.payload["replayable"] and kept_whole(stack, letter) == raw
+    fixed()
+    replayed = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.status_code == 200 and replayed.json_body["stored"] == 1, replayed.json_body
+
+
+def test_ses_mail_over_64_kib_that_failed_to_parse_is_kept_whole_and_replays(stack, http, monkeypatch):
+    from .conftest import bearer
+    fixed = a_parser_bug(monkeypatch)
+    raw = mail(body="My receipt, line by line.\r\n" * 3000)
+    ses_mail(stack, raw, "PASS")
+    [letter] = list(models.DeadLetter.scan())
+    assert letter.source == "email/ses" and letter.payload["replayable"] and kept_whole(stack, letter) == raw
+    fixed()
+    replayed = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.status_code == 200 and replayed.json_body["stored"] == 1, replayed.json_body
+    [stored] = list(InboundMessage.scan())
+    assert stored.body["sender_kind"] == "email"   # SES's verdict on the sender, kept beside the mail

@@ -83,7 +83,10 @@ def whatsapp_batch(*senders: str) -> dict:
     return payload
 
 
-def test_a_batch_with_one_unreadable_message_stores_the_others_and_keeps_that_one_for_replay(stack, http):
+def test_a_batch_with_one_unreadable_message_stores_the_others_and_keeps_that_one_for_replay(stack, http,
+                                                                                           monkeypatch):
+    import channels.meta as meta
+
     from ..conftest import bearer
     response = post(stack, http, whatsapp_batch("12", "14155550123"))
     assert response.status_code == 200    # Meta would redeliver the whole batch, good message included
@@ -93,9 +96,14 @@ def test_a_batch_with_one_unreadable_message_stores_the_others_and_keeps_that_on
     [letter] = http.get("/admin/dead-letters", headers=bearer(stack.settings, "sam")).json_body["items"]
     assert letter["source"] == "meta" and letter["replayable"]
     assert letter["reason"].startswith("1 of 2 parts refused, the others stored: WhatsApp message: WhatsApp sender")
-    replayed = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
-    assert replayed.json_body["stored"] == 0 and replayed.json_body["duplicates"] == 1
-    assert len(replayed.json_body["refused"]) == 1 and Ticket.count() == 1
+    early = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
+    assert early.status_code == 422 and "WhatsApp sender '12'" in early.json_body["error"]["message"]
+    assert DeadLetter.get(letter["id"]).replayed_at is None and InboundMessage.count() == 1
+    real = meta._e164
+    monkeypatch.setattr(meta, "_e164", lambda wa_id: "+14155550012" if wa_id == "12" else real(wa_id))  # fixed
+    late = http.post(f"/admin/dead-letters/{letter['id']}/replay", headers=bearer(stack.settings, "sam"))
+    assert late.status_code == 200 and late.json_body["stored"] == 1 and late.json_body["duplicates"] == 1
+    assert InboundMessage.count() == 2 and DeadLetter.get(letter["id"]).replayed_at is not None
 
 
 def test_a_batch_of_nothing_but_unreadable_messages_is_refused_whole(stack, http):

@@ -194,3 +194,22 @@ def test_a_late_transcription_completes_its_message_and_leaves_a_resolved_ticket
     assert (after.status, after.queue_slot, after.reopened_at) == ("resolved", None, None)
     [message] = voicemail_messages(ticket.id)
     assert message.text and message.voice["transcription_status"] == "completed"
+
+
+def test_a_refused_recording_status_is_replayed_with_the_caller_and_called_numbers_of_its_url(stack, http,
+                                                                                             monkeypatch):
+    import channels.twilio_voice as twilio_voice
+    from chalicelib.errors import Unprocessable
+    real = twilio_voice.recording
+
+    def parser_bug(form):
+        raise Unprocessable("recording parser bug")
+    monkeypatch.setattr(twilio_voice, "recording", parser_bug)
+    assert post(stack, http, RECORDING, event("twilio/voice_recording_status.json"),
+                {"caller": "+14155550123", "called": "+14155559999"}).status_code == 422
+    [letter] = list(DeadLetter.scan())
+    monkeypatch.setattr(twilio_voice, "recording", real)       # the fix is deployed
+    replayed = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.status_code == 200 and replayed.json_body["stored"] == 1, replayed.json_body
+    [stored] = list(InboundMessage.scan())
+    assert (stored.body["sender"], stored.body["recipient"]) == ("+14155550123", "+14155559999")
