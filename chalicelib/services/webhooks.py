@@ -5,28 +5,58 @@ import base64
 import ipaddress
 import secrets
 import socket
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlparse
 
 from .. import clock
-from ..errors import NotFound, Unprocessable
+from ..errors import Conflict, NotFound, Unprocessable
 from ..settings import get_settings
 from ..storage.models import Outbox, Setting
+from ..storage.writes import written
 from . import outbox, providers
 
 KEY = "webhooks"
 DEMO = "demo"
+ATTEMPTS = 3  # optimistic writes of the subscriptions before a 409
+
+
+def _item() -> Optional[Setting]:
+    try:
+        return Setting.get(KEY, consistent_read=True)
+    except Setting.DoesNotExist:
+        return None
+
+
+def _subscriptions(item: Optional[Setting]) -> list[dict[str, Any]]:
+    return list(item.value.get("subscriptions", [])) if item is not None else []
 
 
 def _stored() -> list[dict[str, Any]]:
-    try:
-        return list(Setting.get(KEY, consistent_read=True).value.get("subscriptions", []))
-    except Setting.DoesNotExist:
-        return []
+    return _subscriptions(_item())
 
 
-def _save(subscriptions: list[dict[str, Any]], who: str) -> None:
-    Setting(KEY, value={"subscriptions": subscriptions}, updated_by=who, updated_at=clock.now()).save()
+def _change(who: str, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    """Save ``change`` of the subscriptions as read; when someone wrote them in between, read them
+    again and redo it (a revoked endpoint is never written back, no new one is lost)."""
+    for _ in range(ATTEMPTS):
+        item = _item()
+        if _write(item, change(_subscriptions(item)), who):
+            return
+    raise Conflict("the subscriptions kept changing while saving; try again")
+
+
+def _write(read: Optional[Setting], subscriptions: list[dict[str, Any]], who: str) -> bool:
+    """Put the subscriptions on condition that the item is still the one read: its revision, or no
+    item yet. False when someone wrote it since."""
+    if read is None:
+        condition, revision = Setting.key.does_not_exist(), 1
+    elif read.revision is None:  # written before revisions were kept
+        condition, revision = Setting.revision.does_not_exist(), 1
+    else:
+        condition, revision = Setting.revision == read.revision, read.revision + 1
+    item = Setting(KEY, value={"subscriptions": subscriptions}, updated_by=who, updated_at=clock.now(),
+                   revision=revision)
+    return written(lambda: item.save(condition=condition))
 
 
 def _public(subscription: dict[str, Any]) -> dict[str, Any]:
@@ -101,15 +131,17 @@ def subscribe(who: str, url: str, events: list[str]) -> dict[str, Any]:
     subscription = {"id": "wh_" + clock.new_id(), "url": url, "events": sorted(events),
                     "secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
                     "created_by": who, "created_at": clock.iso(clock.now())}
-    _save(_stored() + [subscription], who)
+    _change(who, lambda subscriptions: subscriptions + [subscription])
     return subscription  # the only time the secret is shown
 
 
 def unsubscribe(who: str, subscription_id: str) -> None:
-    kept = [s for s in _stored() if s["id"] != subscription_id]
-    if len(kept) == len(_stored()):
-        raise NotFound(f"no subscription {subscription_id}")
-    _save(kept, who)
+    def without(subscriptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = [s for s in subscriptions if s["id"] != subscription_id]
+        if len(kept) == len(subscriptions):
+            raise NotFound(f"no subscription {subscription_id}")
+        return kept
+    _change(who, without)
 
 
 def target(subscription_id: str) -> Optional[dict[str, Any]]:
