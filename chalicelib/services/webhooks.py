@@ -67,14 +67,21 @@ def check_url(url: str) -> Optional[str]:
     """Outside the local stage: https only, and never a private, loopback or link-local address (SSRF).
 
     Returns the checked address to connect to (None on the local stage, which posts to its sinks).
+    On every stage the port, when given, must be one from 1 to 65535.
     """
+    parsed = urlparse(url)
+    try:
+        port = parsed.port
+    except ValueError:  # out of range, or not a number
+        port = 0
+    if port == 0:
+        raise Unprocessable("webhook URLs need a port from 1 to 65535")
     if get_settings().is_local:
         return None
-    parsed = urlparse(url)
     if parsed.scheme != "https" or not parsed.hostname:
         raise Unprocessable("webhook URLs must be https")
     try:
-        addresses = [info[4][0] for info in socket.getaddrinfo(parsed.hostname, parsed.port or 443,
+        addresses = [info[4][0] for info in socket.getaddrinfo(parsed.hostname, port or 443,
                                                                type=socket.SOCK_STREAM)]
     except socket.gaierror:
         raise CannotResolve(f"cannot resolve {parsed.hostname}") from None

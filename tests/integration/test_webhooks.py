@@ -55,6 +55,14 @@ def test_outside_the_local_stage_private_and_plain_http_urls_are_refused(stack, 
         webhooks.check_url(url)
 
 
+@pytest.mark.parametrize("stage", ["prod", "local"])
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "https"])
+def test_a_url_with_a_port_out_of_range_is_refused_with_422_on_every_stage(stack, http, monkeypatch, stage, port):
+    monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(stack.settings, stage=stage))
+    answer = subscribe(stack, http, f"https://example.com:{port}/hook", ["ticket.created"])
+    assert answer.status_code == 422 and "port" in answer.json_body["error"]["message"]
+
+
 def test_a_delivery_checks_the_address_again_and_never_follows_a_redirect(stack, monkeypatch):
     from chalicelib.services import notifier, providers
     posted = []
