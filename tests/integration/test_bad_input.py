@@ -102,6 +102,15 @@ def test_a_wrong_content_type_on_an_agent_route_is_refused_with_415(stack, http)
             "unsupported_media_type")
 
 
+
+def test_a_method_the_route_does_not_take_is_405_with_the_methods_it_does_take_in_allow(stack, http):
+    response = http.put("/queues", headers=bearer(stack.settings, "alice"))
+    refused(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET"
+    response = http.put("/admin/webhooks", headers=bearer(stack.settings, "sam"))
+    assert sorted(response.headers["Allow"].split(", ")) == ["GET", "POST"]
+
+
 # ---- body size limits, per route ---------------------------------------------------------
 
 def test_a_webhook_over_256_kib_is_refused_with_413_and_its_limit(stack, http):
