@@ -101,7 +101,8 @@ def json_errors(event, get_response):
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         code = {415: "unsupported_media_type", 405: "method_not_allowed",
                 500: "internal"}.get(response.status_code, "bad_request")
-        return _error(response.status_code, code, body.get("Message", ""))
+        kept = {k: v for k, v in response.headers.items() if k.lower() == "allow"}  # RFC 9110: a 405 lists them
+        return _error(response.status_code, code, body.get("Message", ""), headers=kept)
     return response
 
 

@@ -18,6 +18,21 @@ from chalicelib.storage import models
 FUNCTIONS = ("APIHandler", "agent_token", "handle_inbound", "handle_outbox", "sweep_timers", "handle_inbound_mail",
              "handle_notify_retry", "websocket_connect", "websocket_message", "websocket_disconnect")
 STREAMS = {"handle_inbound": models.InboundMessage, "handle_outbox": models.Outbox}
+# API Gateway's own refusals (before our code runs), answered in our error shape (DESIGN section 2) as
+# infra/local/gateway.py does locally: response type -> status (None: keep API Gateway's), code,
+# message (fixed: API Gateway's own messages may quote the Authorization header), headers.
+GATEWAY_RESPONSES: dict[str, tuple[str | None, str, str, dict[str, str]]] = {
+    "UNAUTHORIZED": ("401", "unauthorized", "missing or invalid bearer token", {}),
+    "ACCESS_DENIED": ("403", "forbidden", "not allowed", {}),
+    # a path with no route: without an Authorization header, and with one (API Gateway reads a
+    # Bearer token there as an incomplete SigV4 header, "Authorization header requires 'Credential'")
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", "no such route", {}),
+    "INVALID_SIGNATURE": ("404", "not_found", "no such route", {}),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large", "the request is too large", {}),
+    "THROTTLED": ("429", "too_many_requests", "too many requests; try again shortly", {"Retry-After": "1"}),
+    "DEFAULT_4XX": (None, "bad_request", "the request was refused", {}),
+    "DEFAULT_5XX": ("502", "internal", "something went wrong on our side; try again", {}),
+}
 
 
 def _hash_first(keys: list[dict]) -> list[dict]:
@@ -136,16 +151,16 @@ def template(stage: str) -> dict[str, Any]:
         "MailFailuresAlarm": _alarm(f"{prefix}-mail-failures", "ApproximateNumberOfMessagesVisible",
                                     "AWS/SQS", [{"Name": "QueueName", "Value": f"{prefix}-mail-failures"}]),
     })
-    for response_type, status, code, message in (
-            ("UNAUTHORIZED", "401", "unauthorized", "missing or invalid bearer token"),
-            ("ACCESS_DENIED", "403", "forbidden", "not allowed"),
-            ("MISSING_AUTHENTICATION_TOKEN", "404", "not_found", "no such route"),
-            ("DEFAULT_5XX", "502", "internal", "something went wrong on our side; try again")):
+    for response_type, (status, code, message, headers) in GATEWAY_RESPONSES.items():
         body = json.dumps({"error": {"code": code, "message": message, "details": []}})
+        props: dict[str, Any] = {"RestApiId": {"Ref": "RestAPI"}, "ResponseType": response_type,
+                                 "ResponseTemplates": {"application/json": body}}
+        if status:
+            props["StatusCode"] = status
+        if headers:
+            props["ResponseParameters"] = {f"gatewayresponse.header.{k}": f"'{v}'" for k, v in headers.items()}
         resources[f"{to_cfn_resource_name(response_type.lower())}GatewayResponse"] = {
-            "Type": "AWS::ApiGateway::GatewayResponse", "Properties": {
-                "RestApiId": {"Ref": "RestAPI"}, "ResponseType": response_type, "StatusCode": status,
-                "ResponseTemplates": {"application/json": body}}}
+            "Type": "AWS::ApiGateway::GatewayResponse", "Properties": props}
     environment = {
         "JETDESK_TABLE_PREFIX": prefix,
         "JETDESK_ATTACHMENTS_BUCKET": {"Ref": "AttachmentsBucket"},

@@ -8,6 +8,10 @@ import phonenumbers
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 HANDLE_KINDS = ("messenger", "instagram", "x", "telegram", "chat", "web", "external", "booking")
+# The longest contact a person may type: an email address (at most 254 characters, RFC 5321; phones,
+# handles and ids are shorter) after the longest ``kind:``. As an identity key that is at most
+# 1,056 bytes of UTF-8, well under DynamoDB's 2,048-byte partition key limit.
+MAX_LENGTH = 254 + max(len(kind) for kind in HANDLE_KINDS) + 1
 
 
 class InvalidContact(ValueError):

@@ -53,6 +53,8 @@ def canned_responses(who: Actor, ticket_id: str) -> dict[str, Any]:
 
 def for_contact(who: Actor, raw_contact: str) -> dict[str, Any]:
     """A customer's tickets found by any of their contact identities, newest first."""
+    if len(raw_contact) > contacts.MAX_LENGTH:  # no identity is that long, and DynamoDB refuses long keys
+        raise BadRequest(f"contact: longer than {contacts.MAX_LENGTH} characters")
     try:
         contact = contacts.parse(raw_contact)
     except contacts.InvalidContact as exc:

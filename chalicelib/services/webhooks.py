@@ -5,28 +5,58 @@ import base64
 import ipaddress
 import secrets
 import socket
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlparse
 
 from .. import clock
-from ..errors import NotFound, Unprocessable
+from ..errors import Conflict, NotFound, Unprocessable
 from ..settings import get_settings
 from ..storage.models import Outbox, Setting
+from ..storage.writes import written
 from . import outbox, providers
 
 KEY = "webhooks"
 DEMO = "demo"
+ATTEMPTS = 3  # optimistic writes of the subscriptions before a 409
+
+
+def _item() -> Optional[Setting]:
+    try:
+        return Setting.get(KEY, consistent_read=True)
+    except Setting.DoesNotExist:
+        return None
+
+
+def _subscriptions(item: Optional[Setting]) -> list[dict[str, Any]]:
+    return list(item.value.get("subscriptions", [])) if item is not None else []
 
 
 def _stored() -> list[dict[str, Any]]:
-    try:
-        return list(Setting.get(KEY, consistent_read=True).value.get("subscriptions", []))
-    except Setting.DoesNotExist:
-        return []
+    return _subscriptions(_item())
 
 
-def _save(subscriptions: list[dict[str, Any]], who: str) -> None:
-    Setting(KEY, value={"subscriptions": subscriptions}, updated_by=who, updated_at=clock.now()).save()
+def _change(who: str, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    """Save ``change`` of the subscriptions as read; when someone wrote them in between, read them
+    again and redo it (a revoked endpoint is never written back, no new one is lost)."""
+    for _ in range(ATTEMPTS):
+        item = _item()
+        if _write(item, change(_subscriptions(item)), who):
+            return
+    raise Conflict("the subscriptions kept changing while saving; try again")
+
+
+def _write(read: Optional[Setting], subscriptions: list[dict[str, Any]], who: str) -> bool:
+    """Put the subscriptions on condition that the item is still the one read: its revision, or no
+    item yet. False when someone wrote it since."""
+    if read is None:
+        condition, revision = Setting.key.does_not_exist(), 1
+    elif read.revision is None:  # written before revisions were kept
+        condition, revision = Setting.revision.does_not_exist(), 1
+    else:
+        condition, revision = Setting.revision == read.revision, read.revision + 1
+    item = Setting(KEY, value={"subscriptions": subscriptions}, updated_by=who, updated_at=clock.now(),
+                   revision=revision)
+    return written(lambda: item.save(condition=condition))
 
 
 def _public(subscription: dict[str, Any]) -> dict[str, Any]:
@@ -37,14 +67,21 @@ def check_url(url: str) -> Optional[str]:
     """Outside the local stage: https only, and never a private, loopback or link-local address (SSRF).
 
     Returns the checked address to connect to (None on the local stage, which posts to its sinks).
+    On every stage the port, when given, must be one from 1 to 65535.
     """
+    parsed = urlparse(url)
+    try:
+        port = parsed.port
+    except ValueError:  # out of range, or not a number
+        port = 0
+    if port == 0:
+        raise Unprocessable("webhook URLs need a port from 1 to 65535")
     if get_settings().is_local:
         return None
-    parsed = urlparse(url)
     if parsed.scheme != "https" or not parsed.hostname:
         raise Unprocessable("webhook URLs must be https")
     try:
-        addresses = [info[4][0] for info in socket.getaddrinfo(parsed.hostname, parsed.port or 443,
+        addresses = [info[4][0] for info in socket.getaddrinfo(parsed.hostname, port or 443,
                                                                type=socket.SOCK_STREAM)]
     except socket.gaierror:
         raise CannotResolve(f"cannot resolve {parsed.hostname}") from None
@@ -101,15 +138,17 @@ def subscribe(who: str, url: str, events: list[str]) -> dict[str, Any]:
     subscription = {"id": "wh_" + clock.new_id(), "url": url, "events": sorted(events),
                     "secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
                     "created_by": who, "created_at": clock.iso(clock.now())}
-    _save(_stored() + [subscription], who)
+    _change(who, lambda subscriptions: subscriptions + [subscription])
     return subscription  # the only time the secret is shown
 
 
 def unsubscribe(who: str, subscription_id: str) -> None:
-    kept = [s for s in _stored() if s["id"] != subscription_id]
-    if len(kept) == len(_stored()):
-        raise NotFound(f"no subscription {subscription_id}")
-    _save(kept, who)
+    def without(subscriptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = [s for s in subscriptions if s["id"] != subscription_id]
+        if len(kept) == len(subscriptions):
+            raise NotFound(f"no subscription {subscription_id}")
+        return kept
+    _change(who, without)
 
 
 def target(subscription_id: str) -> Optional[dict[str, Any]]:

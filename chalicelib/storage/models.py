@@ -348,7 +348,9 @@ class RateCounter(_Base):
 
 
 class Setting(_Base):
-    """Versioned configuration: ``jet`` is the one in force, ``jet#v<n>`` every version saved."""
+    """Versioned configuration: ``jet`` is the one in force, ``jet#v<n>`` every version saved;
+    ``webhooks`` the integrators' subscriptions, whose ``revision`` each write bumps on condition
+    that it is still the one read (an optimistic write: two supervisors at once lose nothing)."""
     class Meta(_Base.Meta):
         table_name = "settings"
 
@@ -356,6 +358,7 @@ class Setting(_Base):
     value = CompactJSONAttribute()
     updated_by = UnicodeAttribute()
     updated_at = UTCDateTimeAttribute()
+    revision = NumberAttribute(null=True)
 
 
 class BotStat(_Base):

@@ -76,6 +76,22 @@ def test_secrets_are_references_and_the_policy_is_written_by_hand(resources):
         r["Type"] for r in resources.values()}
 
 
+def test_api_gateways_own_refusals_answer_in_our_error_shape_and_an_unknown_route_is_404(resources):
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values()
+                 if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
+    expected = {"MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"), "INVALID_SIGNATURE": ("404", "not_found"),
+                "UNAUTHORIZED": ("401", "unauthorized"), "ACCESS_DENIED": ("403", "forbidden"),
+                "REQUEST_TOO_LARGE": ("413", "payload_too_large"), "THROTTLED": ("429", "too_many_requests"),
+                "DEFAULT_4XX": (None, "bad_request"), "DEFAULT_5XX": ("502", "internal")}
+    assert set(responses) == set(expected)
+    for response_type, (status, code) in expected.items():
+        response = responses[response_type]
+        assert response["RestApiId"] == {"Ref": "RestAPI"} and response.get("StatusCode") == status, response_type
+        error = json.loads(response["ResponseTemplates"]["application/json"])["error"]
+        assert error["code"] == code and error["message"] and error["details"] == [], response_type
+    assert responses["THROTTLED"]["ResponseParameters"] == {"gatewayresponse.header.Retry-After": "'1'"}
+
+
 def test_the_zip_holds_the_app_and_no_test_tools_within_budget(package):
     archive = zipfile.ZipFile(package / "deployment.zip")
     names = set(archive.namelist())

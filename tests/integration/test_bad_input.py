@@ -102,6 +102,15 @@ def test_a_wrong_content_type_on_an_agent_route_is_refused_with_415(stack, http)
             "unsupported_media_type")
 
 
+
+def test_a_method_the_route_does_not_take_is_405_with_the_methods_it_does_take_in_allow(stack, http):
+    response = http.put("/queues", headers=bearer(stack.settings, "alice"))
+    refused(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET"
+    response = http.put("/admin/webhooks", headers=bearer(stack.settings, "sam"))
+    assert sorted(response.headers["Allow"].split(", ")) == ["GET", "POST"]
+
+
 # ---- body size limits, per route ---------------------------------------------------------
 
 def test_a_webhook_over_256_kib_is_refused_with_413_and_its_limit(stack, http):
@@ -262,3 +271,12 @@ def test_an_id_longer_than_any_we_give_out_is_404_not_a_dynamodb_error(stack, ht
         assert response.status_code == 404 and response.json_body["error"]["code"] == "not_found", path
         assert long_id not in response.json_body["error"]["message"]
     assert http.post(f"/admin/dead-letters/{long_id}/replay", headers=sam).status_code == 404
+
+
+def test_a_contact_longer_than_any_address_is_a_bad_request_not_a_dynamodb_error(stack, http, dynamodb_key_limits):
+    sam = bearer(stack.settings, "sam")
+    for contact in ("a" * 3000 + "@example.com", "x:" + "h" * 3000, "%2B1" + "4" * 3000, "é" * 700 + "@example.com"):
+        error = refused(http.get(f"/tickets?contact={contact}", headers=sam), 400, "bad_request")
+        assert "264 characters" in error["message"] and contact not in error["message"]
+    longest = "a" * 64 + "@" + "b" * 185 + ".com"  # 254 characters, the longest an address may be
+    assert http.get(f"/tickets?contact=email:{longest}", headers=sam).json_body == {"items": [], "next": None}

@@ -1,6 +1,7 @@
 """Integrators subscribe to ticket events; each delivery is signed with their own secret."""
 import dataclasses
 import json
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -52,6 +53,14 @@ def test_outside_the_local_stage_private_and_plain_http_urls_are_refused(stack, 
     monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(stack.settings, stage="prod"))
     with pytest.raises(Unprocessable):
         webhooks.check_url(url)
+
+
+@pytest.mark.parametrize("stage", ["prod", "local"])
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "https"])
+def test_a_url_with_a_port_out_of_range_is_refused_with_422_on_every_stage(stack, http, monkeypatch, stage, port):
+    monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(stack.settings, stage=stage))
+    answer = subscribe(stack, http, f"https://example.com:{port}/hook", ["ticket.created"])
+    assert answer.status_code == 422 and "port" in answer.json_body["error"]["message"]
 
 
 def test_a_delivery_checks_the_address_again_and_never_follows_a_redirect(stack, monkeypatch):
@@ -192,3 +201,89 @@ def test_an_agents_reply_on_an_api_ticket_reaches_every_integration_that_takes_t
     stack.pump.drain()
     unsent = next(m for m in Message.query(ticket.id) if m.text == "Anything else?")
     assert unsent.delivery_status == "failed" and "ticket.reply" in unsent.failure_reason
+
+
+def _reads_first_then_writes(monkeypatch, names):
+    """The threads named each read the subscriptions once before any of them writes."""
+    from chalicelib.storage.models import Setting
+    real_get, all_read, waited = Setting.get, threading.Barrier(len(names), timeout=10), set()
+
+    def get(*args, **kwargs):
+        try:
+            return real_get(*args, **kwargs)
+        finally:
+            name = threading.current_thread().name
+            if name in names and name not in waited:
+                waited.add(name)
+                all_read.wait()
+    monkeypatch.setattr(Setting, "get", get)
+
+
+def _run_together(*calls):
+    failures = []
+
+    def run(call):
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            failures.append(exc)
+    threads = [threading.Thread(target=run, args=(call,), name=name) for name, call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_two_supervisors_subscribing_at_the_same_moment_both_keep_their_subscription(stack, monkeypatch):
+    answers = {}
+    _reads_first_then_writes(monkeypatch, {"alice-crm", "bob-crm"})
+    _run_together(*[(name, lambda name=name: answers.update({name: webhooks.subscribe(
+        "sam", stack.sink.url + f"/webhooks/{name}", ["ticket.created"])})) for name in ("alice-crm", "bob-crm")])
+    monkeypatch.undo()
+    assert {s["id"] for s in webhooks.listing()["items"]} == {a["id"] for a in answers.values()}
+
+
+def test_an_unsubscribe_racing_a_subscribe_stays_unsubscribed(stack, monkeypatch):
+    from chalicelib.storage.models import Setting
+    revoked = webhooks.subscribe("sam", stack.sink.url + "/webhooks/old", ["ticket.created"])
+    _reads_first_then_writes(monkeypatch, {"unsubscribe", "subscribe"})
+    real_save, unsubscribed = Setting.save, threading.Event()
+
+    def save(self, *args, **kwargs):
+        if threading.current_thread().name == "subscribe":
+            unsubscribed.wait(10)  # the subscriber's write lands just after the unsubscribe's
+        try:
+            return real_save(self, *args, **kwargs)
+        finally:
+            if threading.current_thread().name == "unsubscribe":
+                unsubscribed.set()
+    monkeypatch.setattr(Setting, "save", save)
+    new = {}
+    _run_together(("unsubscribe", lambda: webhooks.unsubscribe("sam", revoked["id"])),
+                  ("subscribe", lambda: new.update(webhooks.subscribe("ann", stack.sink.url + "/webhooks/new",
+                                                                      ["ticket.created"]))))
+    monkeypatch.undo()
+    assert {s["id"] for s in webhooks.listing()["items"]} == {new["id"]}
+
+
+def test_a_subscription_that_keeps_conflicting_answers_409_and_stores_nothing(stack, http, monkeypatch):
+    from chalicelib.storage.models import Setting
+    first = subscribe(stack, http, stack.sink.url + "/webhooks/a", ["ticket.created"]).json_body
+    stale = Setting.get(webhooks.KEY, consistent_read=True)
+    second = subscribe(stack, http, stack.sink.url + "/webhooks/b", ["ticket.created"]).json_body
+    monkeypatch.setattr(Setting, "get", lambda *args, **kwargs: stale)  # every read is one write behind
+    answer = subscribe(stack, http, stack.sink.url + "/webhooks/c", ["ticket.created"])
+    assert answer.status_code == 409 and answer.json_body["error"]["code"] == "conflict"
+    monkeypatch.undo()
+    assert [s["id"] for s in webhooks.listing()["items"]] == [first["id"], second["id"]]
+
+
+def test_subscriptions_saved_before_revisions_were_kept_still_change(stack):
+    from chalicelib import clock
+    from chalicelib.storage.models import Setting
+    old = {"id": "wh_old", "url": stack.sink.url + "/webhooks/old", "events": ["ticket.created"], "secret": "s"}
+    Setting(webhooks.KEY, value={"subscriptions": [old]}, updated_by="sam", updated_at=clock.now()).save()
+    new = webhooks.subscribe("sam", stack.sink.url + "/webhooks/new", ["ticket.created"])
+    webhooks.unsubscribe("sam", "wh_old")
+    assert [s["id"] for s in webhooks.listing()["items"]] == [new["id"]]
