@@ -35,6 +35,9 @@ def _semantics(config: dict[str, Any]) -> list[dict[str, str]]:
     problems = []
     if abs(sum(config["weights"].values()) - 1.0) > 1e-6:
         problems.append({"path": "/weights", "message": "weights must add up to 1"})
+    names = [tier for tier, _ in config["bands"]]
+    if len(set(names)) != len(names):
+        problems.append({"path": "/bands", "message": "each tier (P1–P4) names one band"})
     floors = [floor for _, floor in config["bands"]]
     if floors != sorted(floors, reverse=True) or floors[-1] != 0:
         problems.append({"path": "/bands", "message": "bands go from the highest floor down to 0"})

@@ -74,6 +74,15 @@ def test_an_intent_phrase_that_is_no_valid_pattern_is_refused_before_it_can_brea
     assert "not a valid pattern" in detail["message"]
 
 
+def test_bands_are_the_tiers_of_the_contract_p1_to_p4_each_once(stack, http):
+    for bands in ([["P1", 60], ["P2", 40], ["P3", 20], ["P4", 10], ["P5", 0]],
+                  [["P1", 60], ["P1", 40], ["P3", 0]]):
+        config = copy.deepcopy(DEFAULT_JET)
+        config["bands"] = bands
+        assert put(stack, http, config).status_code == 422
+    assert jetconfig.read()["version"] == 1
+
+
 def test_what_if_shows_how_the_queue_order_would_change(stack, http):
     sms(stack, http, "SM" + "2" * 32, "I am furious, my bag is lost!!! Terrible", sender="+14155550001")
     sms(stack, http, "SM" + "3" * 32, "Hello, where is my bag please?", sender="+14155550002")
