@@ -18,7 +18,6 @@ from chalicelib.services import (
     chat,
     conversations,
     deflection,
-    deliveries,
     helpdesk,
     ingest,
     intake,
@@ -577,7 +576,4 @@ def handle_notify_retry(event):
     for record in event:
         body = json.loads(record.body)
         receives = int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", 1))
-        if "status_update" in body:   # a delivery status that came before our record of the send
-            deliveries.retry(body, receives, notifier.RETRY_RECEIVES)
-        else:
-            notifier.retry(body["outbox_id"], body.get("attempts"), receives)
+        notifier.retry(body, receives)

@@ -36,7 +36,7 @@ def apply(update: StatusUpdate, tries: int = 0) -> bool:
             providers.retry_later({"status_update": dataclasses.asdict(update), "tries": tries + 1},
                                   RETRY_DELAYS[tries])
         else:   # not sent by us, or our record of it never came: kept for replay, never dropped
-            _keep(update, f"status for a message we do not know, after {tries} tries")
+            keep(update, f"status for a message we do not know, after {tries} tries")
         return False
     actions = [Message.delivery_status.set(update.status)]
     if update.reason:
@@ -45,17 +45,5 @@ def apply(update: StatusUpdate, tries: int = 0) -> bool:
         actions=actions, condition=Message.id.exists() & Message.delivery_status.is_in(*_earlier(update.status))))
 
 
-def retry(body: dict, receives: int, last_receive: int) -> None:
-    """A status update from the retry queue, on its ``receives``-th delivery; on the last one a
-    failure keeps it as a dead letter instead of leaving it to the queue's DLQ."""
-    update = StatusUpdate(**body["status_update"])
-    try:
-        apply(update, int(body.get("tries") or 0))
-    except Exception as exc:
-        if receives < last_receive:
-            raise
-        _keep(update, f"its retry failed {receives} times ({type(exc).__name__}: {str(exc)[:200]})")
-
-
-def _keep(update: StatusUpdate, reason: str) -> None:
+def keep(update: StatusUpdate, reason: str) -> None:
     ingest.dead_letter(f"status/{update.provider}", reason, {"status_update": dataclasses.asdict(update)})

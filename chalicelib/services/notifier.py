@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import Iterator
 
 import channels
-from channels.base import ProviderRefused, ProviderUnavailable, aws_answer
+from channels.base import ProviderRefused, ProviderUnavailable, StatusUpdate, aws_answer
 
 from .. import clock
 from ..auth.signatures import standard_webhook_headers
@@ -34,7 +34,7 @@ from ..errors import Unprocessable
 from ..settings import get_settings
 from ..storage.models import DeadLetter, Identity, Message, Outbox
 from ..storage.writes import written
-from . import agents, ingest, outbox, providers, webhooks
+from . import agents, deliveries, ingest, outbox, providers, webhooks
 
 log = logging.getLogger(__name__)
 _running: ContextVar[Outbox] = ContextVar("the intent this run leased")
@@ -119,18 +119,28 @@ def redeliver(outbox_id: str, attempts: int | None = None) -> None:
         deliver(intent)
 
 
-def retry(outbox_id: str, attempts: int | None, receives: int) -> None:
-    """A retry-queue message, on its ``receives``-th delivery. One that still fails on its last
-    receive fails its intent (dead-lettered, listed and replayable like any failed delivery)
-    instead of leaving SQS to move it where ``/admin/dead-letters`` cannot see it; only if that
-    fails too does the message reach the queue's DLQ."""
+def retry(body: dict, receives: int) -> None:
+    """A retry-queue message, on its ``receives``-th delivery: an intent's next attempt, or a
+    delivery status that came before our record of the send. One that still fails on its last
+    receive is given up into the dead letters (the intent failed, the status kept), listed and
+    replayable, instead of leaving SQS to move it where ``/admin/dead-letters`` cannot see it; only
+    if that fails too does the message reach the queue's DLQ."""
+    status = StatusUpdate(**body["status_update"]) if "status_update" in body else None
     try:
-        redeliver(outbox_id, attempts)
+        if status is not None:
+            deliveries.apply(status, int(body.get("tries") or 0))
+        else:
+            redeliver(body["outbox_id"], body.get("attempts"))
     except Exception as exc:
         if receives < RETRY_RECEIVES:
             raise
-        log.warning("retry kept failing: intent given up", extra={"outbox": outbox_id, "error": type(exc).__name__})
-        _give_up(outbox_id, attempts, f"its retry failed {receives} times ({type(exc).__name__}: {str(exc)[:200]})")
+        reason = f"its retry failed {receives} times ({type(exc).__name__}: {str(exc)[:200]})"
+        log.warning("retry kept failing: given up",
+                    extra={"outbox": body.get("outbox_id"), "error": type(exc).__name__})
+        if status is not None:
+            deliveries.keep(status, reason)
+        else:
+            _give_up(body["outbox_id"], body.get("attempts"), reason)
 
 
 def _give_up(outbox_id: str, attempts: int | None, reason: str) -> None:
