@@ -204,35 +204,43 @@ def _record_failure(intent: Outbox, reason: str) -> None:
             condition=Message.id.exists() & (Message.delivery_status == "pending")))
 
 
-def _deliver_each(targets: list[Outbox]) -> None:
+def _deliver_each(targets: list[Outbox], note_delivered: bool = False) -> None:
     """Deliver each target now; one that fails goes on as an intent of its own: retried (the
     stream delivers it again, then the retry queue with backoff) or failed and dead-lettered.
 
     The intent this run leased notes the targets it left to go on by themselves (``kept``), and a
     later run of it (after a failure part-way) skips them: their own intents deliver them, and
-    sending one here too could send it twice, the two runs side by side."""
+    sending one here too could send it twice, the two runs side by side. With ``note_delivered``
+    (pages: nothing on the receiving end tells a second one from the first) a target delivered
+    is noted too, a write each, so a run that dies after it does not send it again."""
     run = _running.get(None)
     for target in targets:
-        if run is not None and target.id in (run.kept or ()):
+        if _noted(run, target.id):
             continue
         try:
             _HANDLERS[target.kind](target)
+            if note_delivered:
+                _note_kept(run, target.id)
         except TransientFailure as exc:
             target.attempts = 1
             if outbox.keep(target):
                 log.info("delivery goes on by itself", extra={"outbox": target.id, "reason": str(exc)[:200]})
-            _note_kept(run, target)
+            _note_kept(run, target.id)
         except PermanentFailure as exc:
             target.status, target.attempts = "failed", 1
             target.dead_letter = _dead_letter(target, str(exc))
             if outbox.keep(target) or _named(target, target.dead_letter):
                 _record_failure(target, str(exc))
-            _note_kept(run, target)
+            _note_kept(run, target.id)
 
 
-def _note_kept(run: Outbox | None, target: Outbox) -> None:
+def _noted(run: Outbox | None, target_id: str) -> bool:
+    return run is not None and target_id in (run.kept or ())
+
+
+def _note_kept(run: Outbox | None, target_id: str) -> None:
     if run is not None:
-        _conditional(run, [Outbox.kept.add({target.id})], Outbox.id.exists())
+        _conditional(run, [Outbox.kept.add({target_id})], Outbox.id.exists())
 
 
 def _deliver_change(intent: Outbox) -> None:
@@ -298,17 +306,22 @@ def _record_handover(intent: Outbox, status: str, provider_id: str | None) -> No
 
 
 def _alert_agents(intent: Outbox) -> None:
-    """To the alert topic (operations), and a page to each on-duty agent of the queue it names."""
+    """To the alert topic (operations), and a page to each on-duty agent of the queue it names.
+    With pages to follow, the publish and each page are noted as done (a write each, P1s only), so
+    a run that dies part-way sends none of them twice when it is run again."""
     p = intent.payload
     subject = f"{p.get('tier') or ''} {p['what']}: {p['ref']}".strip()[:100]
-    topic = get_settings().agent_alert_topic_arn
-    if topic:
+    topic, published = get_settings().agent_alert_topic_arn, f"{intent.id}.topic"
+    run = _running.get(None)
+    if topic and not _noted(run, published):
         _publish(topic, json.dumps({**p, "ticket_id": intent.ticket_id}), subject, p.get("queue") or "none")
+        if p.get("page"):
+            _note_kept(run, published)
     if p.get("page"):
         text = f"JetDesk {subject} (queue {p.get('queue')}, score {p.get('score')})"
         _deliver_each([outbox.child(intent, agent_id, "agent_page",
                                     {"agent_id": agent_id, "subject": subject, "text": text})
-                       for agent_id in sorted(agents.on_duty(p["page"]))])
+                       for agent_id in sorted(agents.on_duty(p["page"]))], note_delivered=True)
 
 
 def _publish(topic: str, message: str, subject: str, queue: str) -> None:

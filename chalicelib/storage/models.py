@@ -275,7 +275,7 @@ class Outbox(_Base):
     attempts = NumberAttribute(default=0)
     dead_letter = UnicodeAttribute(null=True)  # the dead letter a failed intent is kept as
     sending_until = UTCDateTimeAttribute(null=True)  # the lease of the run delivering it now
-    kept = UnicodeSetAttribute(null=True)  # ids of its targets that went on as intents of their own
+    kept = UnicodeSetAttribute(null=True)  # ids of targets a rerun skips: gone on by themselves, or pages sent
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
 

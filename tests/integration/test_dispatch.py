@@ -142,3 +142,23 @@ def test_going_on_duty_leaves_out_a_queue_deleted_since_and_joins_the_others(sta
 def test_going_on_duty_needs_a_boolean(stack, http):
     answer = http.put("/agents/me/duty", headers=as_agent(stack, "alice"), body=json.dumps({"on_duty": "yes"}))
     assert answer.status_code == 422 and answer.json_body["error"]["details"]
+
+
+def test_a_run_that_dies_after_paging_some_agents_pages_nobody_twice_when_run_again(stack, http, monkeypatch):
+    from chalicelib.services import notifier
+    make_cancellations_p1(stack, http)
+    page, published, crashed = notifier._HANDLERS["agent_page"], [], []
+
+    def sam_crashes_once(intent):
+        if intent.payload["agent_id"] == "sam" and not crashed:
+            crashed.append(intent.id)
+            raise RuntimeError("the run died here")
+        page(intent)
+    monkeypatch.setitem(notifier._HANDLERS, "agent_page", sam_crashes_once)
+    monkeypatch.setattr(notifier, "_publish", lambda *args: published.append(args))
+    sms(stack, http, "SM" + "1" * 32, "My flight was cancelled and I need to get home tonight")
+    stack.pump.drain()                                    # the stream delivers the change again
+    assert crashed
+    assert len([r for r in stack.sent("twilio") if r["body"].get("To") == "+15550100001"]) == 1
+    assert len([r for r in stack.sent("ses") if "sam@jetdesk.local" in str(r)]) == 1
+    assert len(published) == 1
