@@ -80,6 +80,11 @@ def personal_slot(agent_id: str) -> str:
     return PERSONAL + agent_id
 
 
+def slot_agent(slot: str) -> Optional[str]:
+    """The agent whose personal slot this is; None for a queue."""
+    return slot[len(PERSONAL):] if slot.startswith(PERSONAL) else None
+
+
 def can_work(agent_role: str, agent_queues: list[str], queue: str,
              assignee: Optional[str] = None, agent_id: Optional[str] = None) -> bool:
     """Whether an agent may see and act on a ticket of this queue."""

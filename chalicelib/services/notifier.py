@@ -30,6 +30,7 @@ from channels.base import ProviderRefused, ProviderUnavailable, StatusUpdate, aw
 
 from .. import clock
 from ..auth.signatures import standard_webhook_headers
+from ..domain import tickets as rules
 from ..errors import Unprocessable
 from ..settings import get_settings
 from ..storage.models import DeadLetter, Identity, Message, Outbox
@@ -321,7 +322,14 @@ def _alert_agents(intent: Outbox) -> None:
         text = f"JetDesk {subject} (queue {p.get('queue')}, score {p.get('score')})"
         _deliver_each([outbox.child(intent, agent_id, "agent_page",
                                     {"agent_id": agent_id, "subject": subject, "text": text})
-                       for agent_id in sorted(agents.on_duty(p["page"]))], note_delivered=True)
+                       for agent_id in _paged(p["page"])], note_delivered=True)
+
+
+def _paged(page: str) -> list[str]:
+    """A queue's on-duty agents, or the one agent whose personal slot it is (``_page_agent`` skips
+    them when off duty)."""
+    agent = rules.slot_agent(page)
+    return [agent] if agent else sorted(agents.on_duty(page))
 
 
 def _publish(topic: str, message: str, subject: str, queue: str) -> None:

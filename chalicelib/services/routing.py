@@ -77,8 +77,9 @@ def clocks(ticket: Ticket) -> timers.Clocks:
 
 
 def page_for(ticket: Ticket, tier_before: Optional[str], moved: bool = False) -> Optional[str]:
-    """The queue whose on-duty agents are paged: a P1 that newly waits there (new, risen to P1, or moved)."""
+    """Where a P1 that newly waits (new, risen to P1, or moved) is paged: its queue's on-duty agents,
+    or, while it is offered to the customer's own agent, that agent alone (their personal slot)."""
     tier = (ticket.jet or {}).get("tier")
     if is_queued(ticket) and tier == "P1" and (tier_before != "P1" or moved):
-        return ticket.queue
+        return ticket.queue_slot
     return None

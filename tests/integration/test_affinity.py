@@ -206,3 +206,27 @@ def test_without_a_known_agent_the_acknowledgement_is_the_usual_one(stack, http)
     ticket = Ticket.get(next(iter(Ticket.queue_rank.query("general"))).id)
     [ack] = [m for m in Message.query(ticket.id) if m.author == "system"]
     assert ack.text.startswith("Thanks, we have your message. Your reference is")
+
+
+def test_a_p1_offered_to_the_customers_own_agent_pages_them_alone_and_the_queue_once_the_offer_lapses(stack, http):
+    import copy
+
+    from chalicelib.config import DEFAULT_JET
+    config = copy.deepcopy(DEFAULT_JET)
+    config["bands"] = [["P1", 10], ["P2", 5], ["P3", 1], ["P4", 0]]
+    sam = {**bearer(stack.settings, "sam"), **JSON}
+    assert http.put("/admin/jet-config", headers=sam, body=json.dumps(config)).status_code == 200
+    handled(stack, http, "alice")
+    stack.sink.records.clear()
+
+    def paged():
+        return ([r["body"].get("To") for r in stack.sent("twilio") if r["body"].get("To") == "+15550100001"]
+                + ["sam" for r in stack.sent("ses") if "sam@jetdesk.local" in str(r)])
+
+    ticket = follow_up(stack, http, "My flight was cancelled and I need to get home tonight")
+    assert (ticket.jet["tier"], ticket.offered_to, ticket.queue) == ("P1", "alice", "disruption")
+    assert paged() == ["+15550100001"]                  # the ticket waits where only alice reaches it
+    sweep.run(ticket.offer_expires_at + timedelta(seconds=1))
+    stack.pump.drain()
+    assert Ticket.get(ticket.id).queue_slot == "disruption"
+    assert sorted(paged()) == ["+15550100001", "+15550100001", "sam"]
