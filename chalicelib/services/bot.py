@@ -101,6 +101,18 @@ def on_message(ticket: Ticket, customer: Customer, text: str, channel: str, is_n
 def on_rescore(ticket: Ticket, customer: Customer, result: jet.Score, now: datetime) -> Turn:
     """After a score changed without a message (a journey event, time passing): a ticket the bot
     holds goes to people if it rose to P1/P2, or is closed once the customer has been quiet."""
+    turn = risen(ticket, result, now)
+    if not turn.held:
+        return turn
+    quiet_until = routing.clocks(ticket).bot_quiet_until
+    if quiet_until and quiet_until <= now:
+        return _close(ticket, customer, "the customer was quiet after the answer", now, farewell=False)
+    return Turn(held=True)
+
+
+def risen(ticket: Ticket, result: jet.Score, now: datetime) -> Turn:
+    """After a re-score (an agent's feedback, or the steps above): a ticket the bot holds goes to
+    people at once if it rose to what only people answer, or the bot was turned off."""
     if ticket.status != "bot":
         return Turn()
     if not get_settings().bot_enabled:
@@ -108,9 +120,6 @@ def on_rescore(ticket: Ticket, customer: Customer, result: jet.Score, now: datet
     why = rules.people_only(scoring.context(ticket, result), knowledge())
     if why:
         return _hand_over(ticket, result, f"rose to {why}", now)
-    quiet_until = routing.clocks(ticket).bot_quiet_until
-    if quiet_until and quiet_until <= now:
-        return _close(ticket, customer, "the customer was quiet after the answer", now, farewell=False)
     return Turn(held=True)
 
 

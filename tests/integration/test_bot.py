@@ -15,6 +15,7 @@ from .channels.test_chat_flow import poll, say, start
 from .conftest import bearer, sms
 
 PHONE = "+14155550123"
+JSON = {"Content-Type": "application/json"}
 
 
 def send(stack, http, n: int, text: str, sender: str = PHONE):
@@ -285,3 +286,20 @@ def test_an_auto_reply_to_the_bots_closing_mail_reopens_nothing_and_a_real_answe
     assert reopened.status != "resolved" and reopened.resolved_by is None
     assert counts("baggage_allowance")["reopened"] == 1
     assert len([i for i in outbox_intents() if i.kind == "agent_alert"]) > alerts
+
+
+def test_an_agents_feedback_that_raises_a_ticket_the_bot_holds_hands_it_to_people_at_once(stack, http):
+    booking(stack, http, fare="business")
+    send(stack, http, 1, "How many bags can I bring?")
+    ticket = ticket_of()
+    stricter = {**DEFAULT_JET, "bands": [["P1", 90], ["P2", ticket.jet["score"] + 0.1], ["P3", 1], ["P4", 0]]}
+    jetconfig.save("sam", stricter)
+    answer = http.post(f"/tickets/{ticket.id}/feedback", headers={**bearer(stack.settings, "sam"), **JSON},
+                       body=json.dumps({"emotion": "angry"}))
+    assert answer.status_code == 200
+    stack.pump.drain()
+    risen = Ticket.get(ticket.id)
+    assert (risen.status, risen.queue_slot, risen.jet["tier"]) == ("open", "general", "P2")
+    assert risen.bot["reason"] == "rose to JET P2"
+    assert texts_sent(stack)[-1].startswith("Thanks. A person from our team")
+    assert counts("baggage_allowance")["handed_over"] == 1
