@@ -164,7 +164,7 @@ def _hand_over(ticket: Ticket, result: jet.Score, reason: str, now: datetime) ->
     log.info("bot handed over", extra={"ticket": ticket.id, "reason": reason, "queue": ticket.queue})
     return Turn([message, outbox.customer_message(ticket, message),
                  outbox.agent_alert(ticket, f"handed over by the bot: {reason}",
-                                    page=routing.page_for(ticket, None, moved=True)),
+                                    page=routing.page_for(ticket, routing.NOWHERE, moved=True)),
                  audit.entry(ticket.id, "bot", "handed over", queue=ticket.queue, reason=reason,
                              bot_answers=state.get("answers"))],
                 [deflection.count(state, handed_over=1)], handed_over=True)

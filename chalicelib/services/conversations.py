@@ -189,7 +189,7 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
     if who.customer.open_ticket_id != ticket.id:  # new, or reopened
         who.customer.open_ticket_id = ticket.id
         who.changed = True
-    tier_before, slot_before = (ticket.jet or {}).get("tier"), ticket.queue_slot
+    before = routing.placement(ticket)
     resumed = ticket.status == "pending" or getattr(ticket, "reopened", False)
     if resumed and ticket.assignee and fresh and agents.find(ticket.assignee) is None:
         routing.requeue(ticket, now)   # the agent it waited with was deleted (their load update failed)
@@ -212,7 +212,7 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
     else:  # the message carries it (a ticket's opening is on the ticket itself: audit.trail shows it)
         message.rescored = ticket.score_change
     if not msg.automated:
-        writes += _announced(ticket, msg, message, is_new_ticket, turn, tier_before, slot_before)
+        writes += _announced(ticket, msg, message, is_new_ticket, turn, before)
     writes += turn.writes
     if is_new_ticket:
         writes += _first_answers(ticket, msg, turn, own_agent, now)
@@ -253,13 +253,13 @@ def _take_in(ticket: Ticket, msg: InboundMessage, now: datetime) -> None:
 
 
 def _announced(ticket: Ticket, msg: InboundMessage, message: Message, is_new_ticket: bool, turn: bot.Turn,
-               tier_before: Optional[str], slot_before: Optional[str]) -> list:
+               before: routing.Placement) -> list:
     """The integrators' event, and the agents' alert unless the bot holds the ticket (a P1 that
     newly waits in a queue, new, risen or moved, pages it)."""
     writes = [outbox.integrator_event(ticket, "ticket.created" if is_new_ticket else "ticket.message",
                                       {"message_id": message.id, "channel": msg.channel})]
     if not (turn.held or turn.handed_over or ticket.resolved_by == "bot"):
-        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
+        page = routing.page_for(ticket, before)
         writes.append(outbox.agent_alert(ticket, "new ticket" if is_new_ticket else "customer replied", page=page))
     return writes
 
@@ -314,11 +314,11 @@ def _add_to_voicemail(item: InboundItem, msg: InboundMessage, ticket: Ticket, wh
     if msg.media and not message.media:
         actions.append(Message.media.set([m.__dict__ for m in msg.media]))
     ticket.updated_at = now
-    tier_before, slot_before = (ticket.jet or {}).get("tier"), ticket.queue_slot
+    before = routing.placement(ticket)
     result = scoring.rescore(ticket, who.customer, "voicemail transcribed" if text_added else "voicemail updated", now)
     actions.append(Message.rescored.set(ticket.score_change))
     if text_added and ticket.status not in ("resolved", "bot"):   # what was said can make it a P1
-        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
+        page = routing.page_for(ticket, before)
         writes.append(outbox.agent_alert(ticket, "customer replied", page=page))
     _commit(item, ticket, who, writes, updates=[Update(message, actions, Message.id.exists())])
     log.info("voicemail completed", extra={"inbound": item.key, "ticket": ticket.id, "text_added": text_added,
@@ -383,14 +383,14 @@ def _apply_event(item: InboundItem, event: IntegrationEvent, fresh: bool = False
     writes = []
     updates: list = []
     if ticket is not None:
-        ticket.updated_at, tier_before, slot_before = clock.now(), (ticket.jet or {}).get("tier"), ticket.queue_slot
+        ticket.updated_at, before = clock.now(), routing.placement(ticket)
         result = scoring.rescore(ticket, who.customer, event.type)
         writes = [outbox.integrator_event(ticket, "jet.changed"),
                   audit.entry(ticket.id, "customer" if event.source == "chat" else "integration", "rescored",
                               event.type, event_id=event.id, jet=ticket.score_change)]
         turn = bot.on_rescore(ticket, who.customer, result, ticket.updated_at)  # a P1 the bot held goes to people
         writes, updates = writes + turn.writes, turn.updates
-        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
+        page = routing.page_for(ticket, before)
         if page and not turn.handed_over:
             writes.append(outbox.agent_alert(ticket, f"P1 after {event.type}", page=page))
     _commit(item, ticket, who, writes, updates=updates)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from ..domain import tickets as rules
 from ..domain import timers
@@ -76,10 +76,23 @@ def clocks(ticket: Ticket) -> timers.Clocks:
     )
 
 
-def page_for(ticket: Ticket, tier_before: Optional[str], moved: bool = False) -> Optional[str]:
+class Placement(NamedTuple):
+    """A ticket's tier and queue slot before a change: what ``page_for`` compares against."""
+    tier: Optional[str]
+    slot: Optional[str]
+
+
+NOWHERE = Placement(None, None)   # a ticket people get now (new, or handed over by the bot)
+
+
+def placement(ticket: Ticket) -> Placement:
+    return Placement((ticket.jet or {}).get("tier"), ticket.queue_slot)
+
+
+def page_for(ticket: Ticket, before: Placement, moved: bool = False) -> Optional[str]:
     """Where a P1 that newly waits (new, risen to P1, or moved) is paged: its queue's on-duty agents,
     or, while it is offered to the customer's own agent, that agent alone (their personal slot)."""
     tier = (ticket.jet or {}).get("tier")
-    if is_queued(ticket) and tier == "P1" and (tier_before != "P1" or moved):
+    if is_queued(ticket) and tier == "P1" and (before.tier != "P1" or moved or ticket.queue_slot != before.slot):
         return ticket.queue_slot
     return None

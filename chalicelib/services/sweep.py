@@ -65,7 +65,7 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     ticket = Ticket.get(ticket_id, consistent_read=True)
     if not ticket.due_at or ticket.due_at > clock.sortable(now):
         return []  # changed since the index was read
-    config, tier_before = jetconfig.current(), (ticket.jet or {}).get("tier")
+    config, before = jetconfig.current(), routing.placement(ticket)
     did, writes, updates = [], [], []
     moved = False
     if ticket.lease_expires_at and ticket.status != "assigned":
@@ -111,9 +111,9 @@ def _tick(ticket_id: str, now: datetime) -> list[str]:
     logged = [w for w in writes if isinstance(w, TicketEvent)]
     if logged:  # the score's history entry rides on the change's audit entry
         logged[-1].detail = {**(logged[-1].detail or {}), "jet": ticket.score_change}
-    elif scoring.worth_recording(ticket.score_change, tier_before):
+    elif scoring.worth_recording(ticket.score_change, before.tier):
         writes.append(audit.entry(ticket.id, "system", "rescored", jet=ticket.score_change))
-    page = routing.page_for(ticket, tier_before, moved)
+    page = routing.page_for(ticket, before, moved)
     if page and not turn.handed_over:
         writes.append(outbox.agent_alert(ticket, "P1 waiting", page=page))
     did.append("rescored")

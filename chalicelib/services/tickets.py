@@ -276,10 +276,10 @@ def feedback(who: Actor, ticket_id: str, emotion: str, note: Optional[str]) -> d
         if note:
             entry["note"] = note[:500]
         ticket.agent_feedback = (list(ticket.agent_feedback or []) + [entry])[-FEEDBACK_KEPT:]
-        tier_before, slot_before = (ticket.jet or {}).get("tier"), ticket.queue_slot
+        before = routing.placement(ticket)
         result = scoring.rescore(ticket, Customer.get(ticket.customer_id), f"agent feedback: {emotion}")
         turn = bot.risen(ticket, result, ticket.updated_at)   # risen beyond the bot: to people now
-        page = routing.page_for(ticket, tier_before, moved=ticket.queue_slot != slot_before)
+        page = routing.page_for(ticket, before)
         alert = [outbox.agent_alert(ticket, "P1 after agent feedback", page=page)] if page and not turn.handed_over \
             else []
         return [New(audit.entry(ticket.id, f"agent:{who.id}", "feedback", emotion=emotion, jet=ticket.score_change)),
