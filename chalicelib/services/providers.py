@@ -46,9 +46,12 @@ def sqs():
 
 def retry_later(body: dict, delay: int) -> None:
     """A message for the retry queue (``handle_notify_retry``), handed over in ``delay`` seconds (SQS: ≤ 900)."""
-    client = sqs()
-    url = client.get_queue_url(QueueName=get_settings().notify_retry_queue)["QueueUrl"]
-    client.send_message(QueueUrl=url, DelaySeconds=delay, MessageBody=json.dumps(body))
+    sqs().send_message(QueueUrl=_retry_queue_url(), DelaySeconds=delay, MessageBody=json.dumps(body))
+
+
+@lru_cache(maxsize=1)
+def _retry_queue_url() -> str:
+    return sqs().get_queue_url(QueueName=get_settings().notify_retry_queue)["QueueUrl"]
 
 
 @lru_cache(maxsize=1)
@@ -85,5 +88,5 @@ def send_context():
 
 def reset() -> None:
     """Forget cached clients (tests that swap settings)."""
-    for f in (twilio, sns, sqs, s3, ses, websockets, http):
+    for f in (twilio, sns, sqs, _retry_queue_url, s3, ses, websockets, http):
         f.cache_clear()

@@ -288,3 +288,12 @@ def test_a_change_run_again_after_failing_part_way_leaves_the_parts_it_kept_to_t
     notifier.deliver(_as_inserted(change))                 # …while the change is run again
     assert len(stack.sent("twilio")) == 1 and len(stack.sent("webhook")) == 1
     assert Outbox.get(change.id).status == "done"
+
+
+def test_retries_ask_sqs_for_the_retry_queues_address_once(stack):
+    from chalicelib.services import providers
+    asked = []
+    providers.sqs().meta.events.register("before-call.sqs.GetQueueUrl", lambda **kw: asked.append(1))
+    providers.retry_later({"outbox_id": "a", "attempts": 1}, 0)
+    providers.retry_later({"outbox_id": "b", "attempts": 1}, 0)
+    assert len(asked) == 1
