@@ -19,7 +19,9 @@ def _not_ahead(occurred_at: str) -> None:
     """An event dated ahead of now (a clock set wrong) would make every later journey or booking
     event of the customer look older than it, so none would apply again: refused at the door."""
     if timers.parse(occurred_at) > clock.now() + CLOCK_SKEW:
-        raise Unprocessable(f"occurred_at {occurred_at} is in the future (more than {CLOCK_SKEW} ahead of ours)")
+        minutes = int(CLOCK_SKEW.total_seconds() // 60)
+        raise Unprocessable(f"occurred_at {occurred_at} is in the future "
+                            f"(more than {minutes} minutes ahead of our clock)")
 
 
 def verify(request: RawRequest, settings) -> None:
