@@ -34,6 +34,7 @@ from chalicelib.services import (
     voice,
     webhooks,
     whatif,
+    worklist,
 )
 from chalicelib.settings import get_settings
 from chalicelib.storage import models
@@ -392,6 +393,12 @@ def feedback(ticket_id):
 @app.route("/agents/me/duty", methods=["PUT"], content_types=[JSON], authorizer=agent_token)
 def duty():
     return agents.set_duty(actor(), json_body("duty")["on_duty"])
+
+
+@app.route("/agents/{agent_id}/tickets", authorizer=agent_token)
+def agent_tickets(agent_id):
+    params = app.current_request.query_params or {}
+    return worklist.tickets(actor(), agent_id, params.get("state"), params.get("cursor"))
 
 
 @app.route("/customers/{customer_id}", authorizer=agent_token)

@@ -133,6 +133,18 @@ class CustomerTicketsIndex(GlobalSecondaryIndex):
     state_key = UnicodeAttribute(range_key=True)
 
 
+class AssigneeTicketsIndex(GlobalSecondaryIndex):
+    """An agent's tickets, ``state_key`` as in customer-tickets: those they hold (``open#``) and those
+    they resolved (``closed#``). Sparse: a ticket nobody holds is not in it, so a first message writes
+    nothing here (keys only: lists read the tickets by key)."""
+    class Meta:
+        index_name = "assignee-tickets"
+        projection = KeysOnlyProjection()
+
+    assignee = UnicodeAttribute(hash_key=True)
+    state_key = UnicodeAttribute(range_key=True)
+
+
 class TimerIndex(GlobalSecondaryIndex):
     """Open tickets by when they next need the clock (sharded to spread the writes)."""
     class Meta:
@@ -202,6 +214,7 @@ class Ticket(_Base):
     queue_rank = QueueRankIndex()
     queue_age = QueueAgeIndex()
     customer_tickets = CustomerTicketsIndex()
+    assignee_tickets = AssigneeTicketsIndex()
     by_ref = TicketRefIndex()
     timers = TimerIndex()
 

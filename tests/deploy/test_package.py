@@ -45,7 +45,7 @@ def test_every_table_comes_from_the_models_with_streams_ttl_recovery_and_encrypt
     assert set(tables) == {f"jetdesk-prod-{models.base_name(m)}" for m in models.ALL_MODELS}
     tickets = tables["jetdesk-prod-tickets"]
     assert {i["IndexName"] for i in tickets["GlobalSecondaryIndexes"]} == {
-        "queue-rank", "queue-age", "customer-tickets", "ref", "timers"}
+        "queue-rank", "queue-age", "customer-tickets", "assignee-tickets", "ref", "timers"}
     assert tables["jetdesk-prod-inbound"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     assert tables["jetdesk-prod-outbox"]["TimeToLiveSpecification"]["Enabled"] is True
     assert all(t["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] for t in tables.values())
