@@ -20,10 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Iterator
+
+from pynamodb.exceptions import PynamoDBException
 
 import channels
 from channels.base import ProviderRefused, ProviderUnavailable, StatusUpdate, aws_answer
@@ -43,6 +46,9 @@ MAX_ATTEMPTS = 8
 MAX_DELAY_SECONDS = 900
 LEASE = timedelta(seconds=60)  # longer than a run may last (lambda_timeout: 30 s)
 RETRY_RECEIVES = 5   # the retry queue's maxReceiveCount: then SQS moves a message to its DLQ
+EARLY_RETRY_SECONDS = 5     # a retry that came before its attempt was counted comes back after this
+HANDOVER_NOTE_TRIES = 3      # on top of botocore's own retries of a throttled request
+HANDOVER_NOTE_PAUSE = 0.2    # seconds, × 4 each time
 
 
 class TransientFailure(Exception):
@@ -110,7 +116,12 @@ def _conditional(intent: Outbox, actions: list, condition) -> bool:
 
 def redeliver(outbox_id: str, attempts: int | None = None) -> None:
     """From the retry queue (or a replay): read the intent fresh and try again; a message for an
-    attempt the intent has moved past is another run's, already done."""
+    attempt the intent has moved past is another run's, already done.
+
+    A message for the attempt after the stored one came before the run that scheduled it counted
+    it (SQS handed it over within the second or two of the first backoffs): while that run holds
+    the lease it comes back a few seconds later (by then counted, as a rule); with the lease free
+    (that run died before counting) it is this attempt, taken under a lease like any other."""
     try:
         intent = Outbox.get(outbox_id, consistent_read=True)
     except Outbox.DoesNotExist:
@@ -118,6 +129,13 @@ def redeliver(outbox_id: str, attempts: int | None = None) -> None:
         return
     if attempts is None or intent.attempts == attempts:
         deliver(intent)
+    elif attempts == intent.attempts + 1 and intent.status == "pending":
+        now = clock.now()
+        if intent.sending_until and intent.sending_until > now:
+            wait = int((intent.sending_until - now).total_seconds()) + 1
+            _schedule(intent.id, attempts, min(EARLY_RETRY_SECONDS, wait))
+        else:
+            deliver(intent)
 
 
 def retry(body: dict, receives: int) -> None:
@@ -241,7 +259,24 @@ def _noted(run: Outbox | None, target_id: str) -> bool:
 
 def _note_kept(run: Outbox | None, target_id: str) -> None:
     if run is not None:
-        _conditional(run, [Outbox.kept.add({target_id})], Outbox.id.exists())
+        _after_handover(lambda: _conditional(run, [Outbox.kept.add({target_id})], Outbox.id.exists()),
+                        "target noted", run.id)
+
+
+def _after_handover(write, what: str, intent_id: str) -> None:
+    """A note written after a provider took something (its handover, a page or a part noted as
+    done): tried again here, then, if DynamoDB still refuses it, logged and left; failing the run
+    for it would send what the provider already took a second time when the run is retried."""
+    for attempt in range(HANDOVER_NOTE_TRIES):
+        try:
+            write()
+            return
+        except PynamoDBException as exc:
+            if attempt + 1 == HANDOVER_NOTE_TRIES:
+                log.warning("not noted after the handover; left", extra={
+                    "outbox": intent_id, "what": what, "error": type(exc.cause or exc).__name__})
+                return
+            time.sleep(HANDOVER_NOTE_PAUSE * 4 ** attempt)
 
 
 def _deliver_change(intent: Outbox) -> None:
@@ -259,7 +294,8 @@ def _send_to_customer(intent: Outbox) -> None:
     if reply_to.get("channel") in ("sms", "whatsapp") and _opted_out(reply_to["address"]):
         raise PermanentFailure("recipient opted out (STOP); not sent")
     sent = _send(reply_to, text)
-    _record_handover(intent, sent.status, sent.provider_message_id or None)
+    _after_handover(lambda: _record_handover(intent, sent.status, sent.provider_message_id or None),
+                    "handover", intent.id)
     if reply_to.get("channel") == "chat":
         from . import chat
         chat.push(reply_to["address"], {"id": intent.message_id, "direction": "outbound", "text": text})
@@ -275,7 +311,7 @@ def _reply_through_integrations(intent: Outbox, text: str) -> None:
     if not targets:
         raise PermanentFailure("no integration takes ticket.reply: the reply cannot reach the customer")
     _deliver_each(targets)
-    _record_handover(intent, "sent", None)
+    _after_handover(lambda: _record_handover(intent, "sent", None), "handover", intent.id)
 
 
 def _handed_over(intent: Outbox) -> bool:

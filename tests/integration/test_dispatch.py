@@ -162,3 +162,27 @@ def test_a_run_that_dies_after_paging_some_agents_pages_nobody_twice_when_run_ag
     assert len([r for r in stack.sent("twilio") if r["body"].get("To") == "+15550100001"]) == 1
     assert len([r for r in stack.sent("ses") if "sam@jetdesk.local" in str(r)]) == 1
     assert len(published) == 1
+
+
+def test_a_page_whose_note_is_throttled_once_is_not_sent_again(stack, http, monkeypatch):
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.services import notifier
+    make_cancellations_p1(stack, http)
+    conditional, failed = notifier._conditional, []
+
+    def throttled_once(intent, actions, condition):
+        if not failed and intent.kept is None and len(actions) == 1 and "kept" in str(actions[0]):
+            failed.append(intent.id)
+            raise UpdateError("Failed to update item", cause=ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"))
+        return conditional(intent, actions, condition)
+    monkeypatch.setattr(notifier, "_conditional", throttled_once)
+    monkeypatch.setattr(notifier, "HANDOVER_NOTE_PAUSE", 0)
+    sms(stack, http, "SM" + "1" * 32, "My flight was cancelled and I need to get home tonight")
+    for _ in range(3):
+        stack.pump.drain()
+    assert failed
+    assert len([r for r in stack.sent("twilio") if r["body"].get("To") == "+15550100001"]) == 1
+    assert {o.status for o in Outbox.scan()} == {"done"}

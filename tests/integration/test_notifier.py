@@ -297,3 +297,58 @@ def test_retries_ask_sqs_for_the_retry_queues_address_once(stack):
     providers.retry_later({"outbox_id": "a", "attempts": 1}, 0)
     providers.retry_later({"outbox_id": "b", "attempts": 1}, 0)
     assert len(asked) == 1
+
+
+def test_a_retry_handed_over_before_its_attempt_was_counted_still_delivers(stack, http, monkeypatch):
+    retry_queue = next(q for q in stack.pump.queues if not q[3])
+    schedule, raced = notifier._schedule, []
+
+    def sqs_is_quicker_than_the_count(outbox_id, attempts, delay):
+        schedule(outbox_id, attempts, delay)
+        if not raced:   # SQS and Lambda hand the message over before this run counts the attempt
+            raced.append(outbox_id)
+            stack.pump._pump_queue(*retry_queue)
+    monkeypatch.setattr(notifier, "_schedule", sqs_is_quicker_than_the_count)
+    monkeypatch.setattr(notifier, "EARLY_RETRY_SECONDS", 0)
+    fault(stack, "webhook", 2)
+    sms(stack, http, "SM" + "7" * 32, "Where is my bag?")
+    for _ in range(3):
+        stack.pump.drain()
+    assert raced and Outbox.get(raced[0]).status == "done"
+    assert len(stack.sent("webhook")) == 1
+
+
+def throttled():
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import UpdateError
+    return UpdateError("Failed to update item", cause=ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"))
+
+
+def test_an_acknowledgement_whose_handover_note_is_throttled_once_is_sent_once(stack, http, monkeypatch):
+    record, failed = notifier._record_handover, []
+
+    def throttled_once(intent, status, provider_id):
+        if not failed:   # Twilio took the SMS; writing that down is throttled
+            failed.append(intent.id)
+            raise throttled()
+        record(intent, status, provider_id)
+    monkeypatch.setattr(notifier, "_record_handover", throttled_once)
+    monkeypatch.setattr(notifier, "HANDOVER_NOTE_PAUSE", 0)
+    sms(stack, http, "SM" + "2" * 32, "Where is my bag?")
+    for _ in range(3):
+        stack.pump.drain()
+    assert failed and len(stack.sent("twilio")) == 1
+    assert acknowledgement().delivery_status == "queued"
+
+
+def test_an_acknowledgement_whose_handover_cannot_be_noted_at_all_is_still_sent_once(stack, http, monkeypatch):
+    def never(intent, status, provider_id):
+        raise throttled()
+    monkeypatch.setattr(notifier, "_record_handover", never)
+    monkeypatch.setattr(notifier, "HANDOVER_NOTE_PAUSE", 0)
+    sms(stack, http, "SM" + "3" * 32, "Where is my bag?")
+    for _ in range(3):
+        stack.pump.drain()
+    assert len(stack.sent("twilio")) == 1
+    assert next(o for o in Outbox.scan() if o.kind == "change").status == "done"
