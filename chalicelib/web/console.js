@@ -16,6 +16,7 @@ const state = {
   me: null,
   queues: [],
   queue: sessionStorage.getItem(QUEUE_KEY),
+  mine: false,            // the list shows the agent's own tickets instead of the queue
   rows: [],
   positions: new Map(),   // ticket id -> index at the previous refresh
   moves: new Map(),       // ticket id -> {by, until}
@@ -140,11 +141,12 @@ async function loadQueues() {
   const { items } = await api("queues", { token: state.token });
   state.queues = items;
   if (!items.some((q) => q.name === state.queue)) state.queue = items[0]?.name || null;
-  if (!changed("queues", [items, state.queue])) return;
+  $("#my-tickets").setAttribute("aria-current", state.mine ? "true" : "false");
+  if (!changed("queues", [items, state.queue, state.mine])) return;
   fill($("#queues"), items.map((q) => h("li", {},
     h("button", {
       type: "button", class: "queue", dataset: { key: `queue:${q.name}`, queue: q.name },
-      "aria-current": q.name === state.queue ? "true" : null, onclick: () => chooseQueue(q.name),
+      "aria-current": q.name === state.queue && !state.mine ? "true" : null, onclick: () => chooseQueue(q.name),
     },
     h("span", { class: "q-name" }, q.name),
     h("span", { class: "q-depth", title: "tickets waiting" }, `${q.depth}${q.depth_capped ? "+" : ""} waiting`),
@@ -156,6 +158,7 @@ async function loadQueues() {
 
 function chooseQueue(name) {
   state.queue = name;
+  state.mine = false;
   sessionStorage.setItem(QUEUE_KEY, name);
   state.positions = new Map();
   state.moves = new Map();
@@ -165,7 +168,32 @@ function chooseQueue(name) {
 
 // ---- the queue in JET order ------------------------------------------------
 
+function chooseMine() {
+  state.mine = true;
+  state.positions = new Map();
+  state.moves = new Map();
+  state.seen.rows = state.seen.queues = undefined;
+  refresh();
+}
+
+// The tickets the agent holds, answered or not, newest first (GET /agents/me/tickets).
+async function loadMine() {
+  const { items } = await api("agents/me/tickets", { token: state.token });
+  if (!state.mine) return;
+  state.rows = items;
+  $("#list-title").textContent = "My tickets";
+  $("#rows-empty").textContent = "You hold no tickets.";
+  $("#rows-empty").hidden = items.length > 0;
+  if (!changed("rows", [items, "mine", state.ticketId])) return;
+  fill($("#rows"), items.map((t, i) => row(t, i)));
+}
+
 async function loadRows() {
+  if (state.mine) {
+    await loadMine();
+    return;
+  }
+  $("#rows-empty").textContent = "Nothing waits in this queue.";
   if (!state.queue) {
     fill($("#rows"));
     return;
@@ -197,7 +225,9 @@ function row(t, index) {
   h("button", { type: "button", class: "open", dataset: { key: `row:${t.id}` }, onclick: () => openTicket(t.id) },
     h("span", { class: "ref" }, t.ref),
     h("span", { class: "subject" }, t.subject || words(t.intent) || "(no subject)"),
-    h("span", { class: "meta" }, `${t.channel} · ${t.language || "?"} · waiting ${since(t.created_at)}`)),
+    h("span", { class: "meta" }, state.mine
+      ? `${t.channel} · ${t.language || "?"} · ${t.status === "pending" ? "waiting on the customer" : "yours to answer"}`
+      : `${t.channel} · ${t.language || "?"} · waiting ${since(t.created_at)}`)),
   move ? h("span", { class: "move", "aria-label": `moved ${move.by > 0 ? "up" : "down"} ${Math.abs(move.by)}` },
     `${move.by > 0 ? "▲" : "▼"}${Math.abs(move.by)}`) : null,
   banner(t.jet, { compact: true, key: t.id }));
@@ -465,6 +495,7 @@ $("#token-form").addEventListener("submit", (event) => {
 });
 $("#sign-out").addEventListener("click", signOut);
 $("#claim").addEventListener("click", claimNext);
+$("#my-tickets").addEventListener("click", chooseMine);
 $("#reply-form").addEventListener("submit", sendReply);
 $("#accept").addEventListener("click", () => act(ticketPath("accept")));
 $("#release").addEventListener("click", () => act(ticketPath("release")));

@@ -207,3 +207,30 @@ def test_canned_responses_sit_by_the_reply_box_filled_as_text_to_edit_or_send_as
     screenshot(console, "console-canned")
     requests.delete(f"{base}/admin/canned-responses/{made['id']}", headers=sam, timeout=10)
     requests.post(f"{base}/tickets/{ticket['id']}/resolve", headers=sam, timeout=10)
+
+
+def test_an_agent_finds_a_ticket_they_answered_under_my_tickets_after_a_reload(local_stack, token, open_page):
+    base, sam = local_stack.base_url, {"Authorization": "Bearer " + token("sam")}
+    clear_queue(base, sam, "general")
+    phone = "+1415556" + str(uuid.uuid4().int)[:4]
+    send_sms(base, phone, "Can I bring my cello on board?")
+    ticket = eventually(lambda: (requests.get(f"{base}/tickets", params={"contact": phone}, headers=sam,
+                                              timeout=10).json()["items"] or [None])[0])
+
+    console = open_page("/console")
+    sign_in(console, "alice")
+    console.locator("[data-queue=general]").click()
+    expect(row(console, ticket["id"])).to_be_visible()
+    console.get_by_role("button", name="Claim next").click()
+    console.locator("#reply").fill("Yes, with a seat of its own.")
+    console.locator("#reply").press("Control+Enter")
+    expect(console.locator("#t-messages .msg.outbound .msg-text").last).to_have_text("Yes, with a seat of its own.")
+
+    console.reload()
+    console.get_by_role("button", name="My tickets").click()
+    expect(console.locator("#list-title")).to_have_text("My tickets")
+    mine = row(console, ticket["id"])
+    expect(mine).to_be_visible()
+    expect(mine.locator(".meta")).to_contain_text("waiting on the customer")
+    mine.locator("button.open").click()
+    expect(console.locator("#t-head .ref")).to_have_text(ticket["ref"])

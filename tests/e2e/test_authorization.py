@@ -21,6 +21,7 @@ AGENT_ROUTES = [("GET", "/queues"), ("GET", "/queues/disruption/tickets"), ("POS
                 ("POST", "/tickets/{t}/accept"), ("POST", "/tickets/{t}/release"), ("POST", "/tickets/{t}/transfer"),
                 ("POST", "/tickets/{t}/resolve"), ("POST", "/tickets/{t}/feedback"), ("GET", "/customers/{c}"),
                 ("GET", "/tickets/{t}/canned-responses"), ("PUT", "/agents/me/duty"),
+                ("GET", "/agents/alice/tickets"),
                 ("GET", "/admin/dead-letters"), ("GET", "/admin/jet-config"), ("GET", "/admin/webhooks"),
                 ("GET", "/admin/canned-responses"), ("GET", "/admin/reports/deflection"),
                 # function level: every supervisor action, with bodies a supervisor gets 404/422 for (no side effect)
@@ -29,7 +30,7 @@ AGENT_ROUTES = [("GET", "/queues"), ("GET", "/queues/disruption/tickets"), ("POS
                 ("POST", "/admin/canned-responses"), ("PUT", "/admin/canned-responses/none"),
                 ("DELETE", "/admin/canned-responses/none")]
 # an agent's own personal slot (tickets offered to them as their customers' agent): theirs alone, by that name
-OWN_ROUTES = [("GET", "/queues/mine/tickets"), ("POST", "/queues/mine/claim")]
+OWN_ROUTES = [("GET", "/queues/mine/tickets"), ("POST", "/queues/mine/claim"), ("GET", "/agents/me/tickets")]
 SOMEONE_ELSES = [("GET", "/queues/agent:alice/tickets"), ("POST", "/queues/agent:alice/claim")]
 BODIES = {"replies": {"text": "hi"}, "transfer": {"queue": "general"}, "feedback": {"emotion": "calm"},
           "jet-config": {}, "what-if": {}, "webhooks": {}, "canned-responses": {}, "none": {},

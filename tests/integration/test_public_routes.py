@@ -36,7 +36,7 @@ PUBLIC = {
 }
 NAMES = {"{t}": "{ticket_id}", "{c}": "{customer_id}", "/disruption/": "/{queue}/",
          "/wh_none": "/{subscription_id}", "/none/": "/{letter_id}/",
-         "/canned-responses/none": "/canned-responses/{canned_id}"}
+         "/canned-responses/none": "/canned-responses/{canned_id}", "/agents/alice/": "/agents/{agent_id}/"}
 
 
 def _route_of(path: str) -> str:
