@@ -120,7 +120,7 @@ def raw_request(limit: int | None = None) -> RawRequest:
 
 def json_body(schema: str) -> dict:
     request = raw_request(settings.max_api_body_bytes)
-    if not (request.header("content-type") or "").startswith(JSON):
+    if not (request.header("content-type") or "").lower().startswith(JSON):   # media types ignore case
         raise UnsupportedMediaType("send application/json")
     return validation.validated(schema, request.body)
 

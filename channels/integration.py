@@ -52,6 +52,11 @@ def customer_contacts(customer: dict[str, Any], booking_ref: str | None = None) 
 def normalize(envelope: dict[str, Any]) -> list[InboundMessage | IntegrationEvent]:
     """A ticket.create becomes a message on channel 'api'; other types stay events."""
     _not_ahead(envelope["occurred_at"])
+    if envelope["type"] == "customer.feedback" and envelope["data"].get("ticket_id") \
+            and not any(envelope["customer"].get(k) for k in ("email", "phone", "external_id")):
+        # the rated ticket names its customer: all our ticket.* events give an integrator is its id
+        return [IntegrationEvent(envelope["id"], envelope["type"], envelope["occurred_at"],
+                                 envelope["customer"], envelope["data"], contacts=())]
     found = customer_contacts(envelope["customer"], envelope["data"].get("booking_ref"))
     if envelope["type"] != "ticket.create":
         return [IntegrationEvent(envelope["id"], envelope["type"], envelope["occurred_at"],

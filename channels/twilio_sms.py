@@ -97,7 +97,8 @@ def status_updates(form: dict[str, Any]) -> list[StatusUpdate]:
     sid, status = form.get("MessageSid"), _STATUSES.get(form.get("MessageStatus", ""))
     if not sid or not status:
         raise Unprocessable("a status callback needs MessageSid and a known MessageStatus")
-    reason = f"twilio error {form['ErrorCode']}" if form.get("ErrorCode") else None
+    reason = f"twilio error {form['ErrorCode']}" if form.get("ErrorCode") else \
+        f"twilio {form['MessageStatus']}" if status == "failed" else None
     return [StatusUpdate("twilio", sid, status, reason)]
 
 

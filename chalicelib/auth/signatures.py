@@ -30,7 +30,8 @@ def verify_jetdesk_signature(secret: str, header: Optional[str], body: bytes,
     if abs(now - t) > tolerance:
         raise Unauthorized("X-JetDesk-Signature timestamp outside the allowed window")
     expected = jetdesk_signature(secret, body, t).split("v1=", 1)[1].encode()
-    candidates = [v.encode() for k, v in pairs if k == "v1"]  # bytes: compare_digest refuses non-ASCII str
+    # hex in either case; bytes: compare_digest refuses non-ASCII str
+    candidates = [v.strip().lower().encode() for k, v in pairs if k == "v1"]
     if not any(hmac.compare_digest(expected, c) for c in candidates):
         raise Unauthorized("X-JetDesk-Signature does not match")
 

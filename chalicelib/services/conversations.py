@@ -354,11 +354,25 @@ def _older(event: IntegrationEvent, customer: Customer) -> bool:
         return False
 
 
+def _customer_of(ticket_id: Optional[str]) -> Optional[customers.Resolution]:
+    """The customer of a rated ticket, with the ticket (a ``customer.feedback`` naming only it)."""
+    try:
+        ticket = Ticket.get(ticket_id, consistent_read=True) if ticket_id else None
+        return customers.Resolution(Customer.get(ticket.customer_id, consistent_read=True), is_new=False,
+                                    tickets={ticket.id: ticket}) if ticket else None
+    except (Ticket.DoesNotExist, Customer.DoesNotExist):
+        return None
+
+
 def _apply_event(item: InboundItem, event: IntegrationEvent, fresh: bool = False) -> None:
     """Journey, booking and feedback events update the customer and re-score their open ticket;
     a journey or booking event older than the one applied last changes nothing."""
+    rated = event.data.get("ticket_id") if event.type == "customer.feedback" else None
     who = customers.resolve([contacts.Contact(k, v) for k, v in event.contacts], event.customer.get("name"),
-                            consistent=fresh)
+                            consistent=fresh) if event.contacts else _customer_of(rated)
+    if who is None:
+        _commit(item, None, None, [], outcome=f"no ticket {rated}: nothing rated")
+        return None
     if event.type in REPLACING_EVENTS:
         if _older(event, who.customer):
             _commit(item, None, None, [], outcome=f"stale: older than the {event.type} applied last")
@@ -377,7 +391,9 @@ def _apply_event(item: InboundItem, event: IntegrationEvent, fresh: bool = False
             {"stage": event.data["stage"], "rating": event.data["rating"], "at": event.occurred_at}])[-10:]
     who.customer.profile, who.customer.journey = profile, journey
     who.changed = True
-    ticket = _load_open(who.customer.open_ticket_id, who.customer, clock.now(), who.tickets)
+    now = clock.now()   # the ticket rated, when it is the customer's and open; else their open one
+    ticket = (_load_open(rated, who.customer, now, who.tickets) if rated else None) or \
+        _load_open(who.customer.open_ticket_id, who.customer, now, who.tickets)
     if ticket is not None and ticket.status == "resolved":
         ticket = None   # only the customer's own message reopens a ticket
     writes = []

@@ -39,8 +39,9 @@ def apply(update: StatusUpdate, tries: int = 0) -> bool:
             keep(update, f"status for a message we do not know, after {tries} tries")
         return False
     actions = [Message.delivery_status.set(update.status)]
-    if update.reason:
-        actions.append(Message.failure_reason.set(update.reason[:500]))
+    reason = update.reason or (f"{update.provider} reported it {update.status}" if update.status == "failed" else None)
+    if reason:   # the contract: a failed message always says why
+        actions.append(Message.failure_reason.set(reason[:500]))
     return written(lambda: Message(found.ticket_id, found.id).update(
         actions=actions, condition=Message.id.exists() & Message.delivery_status.is_in(*_earlier(update.status))))
 

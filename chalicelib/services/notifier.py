@@ -305,8 +305,9 @@ def _reply_through_integrations(intent: Outbox, text: str) -> None:
     """A ticket opened through the API is answered by the ``ticket.reply`` event, to every
     integration that takes it (each its own delivery, retried on its own); with none, the
     reply cannot reach the customer: it fails, instead of showing as sent."""
-    event = outbox.child(intent, "reply", "integrator_event", {"type": "ticket.reply", "data": {
-        "ticket_id": intent.ticket_id, "message_id": intent.message_id, "text": text}})
+    event = outbox.child(intent, "reply", "integrator_event", {
+        "type": "ticket.reply", "at": clock.iso(intent.created_at),
+        "data": {"ticket_id": intent.ticket_id, "message_id": intent.message_id, "text": text}})
     targets = webhooks.deliveries(event)
     if not targets:
         raise PermanentFailure("no integration takes ticket.reply: the reply cannot reach the customer")
@@ -392,11 +393,14 @@ def _page_agent(intent: Outbox) -> None:
     _send(to, intent.payload["text"])
 
 
-def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id: str = webhooks.DEMO) -> None:
+def _post_webhook(delivery_id: str, event_type: str, data: dict, subscription_id: str = webhooks.DEMO,
+                  occurred_at: str | None = None) -> None:
+    """Standard Webhooks: the body's ``timestamp`` is when the event occurred, the same on every
+    retry (only the ``webhook-timestamp`` header is the time of sending)."""
     target = webhooks.target(subscription_id)
     if target is None:
         return  # unsubscribed since, or no demo integration on this stage
-    body = json.dumps({"type": event_type, "timestamp": clock.iso(clock.now()), "data": data},
+    body = json.dumps({"type": event_type, "timestamp": occurred_at or clock.iso(clock.now()), "data": data},
                       separators=(",", ":")).encode()
     headers = {"content-type": "application/json",
                **standard_webhook_headers(target["secret"], delivery_id, body)}
@@ -420,7 +424,8 @@ def _integrator_event(intent: Outbox) -> None:
 
 
 def _webhook_delivery(intent: Outbox) -> None:
-    _post_webhook(intent.id, intent.payload["type"], intent.payload["data"], intent.payload["subscription_id"])
+    p = intent.payload
+    _post_webhook(intent.id, p["type"], p["data"], p["subscription_id"], p.get("at") or clock.iso(intent.created_at))
 
 
 _HANDLERS = {

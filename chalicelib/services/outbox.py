@@ -45,8 +45,9 @@ def agent_alert(ticket: Ticket, what: str, page: str | None = None) -> Outbox:
 
 
 def integrator_event(ticket: Ticket, event_type: str, data: dict[str, Any] | None = None) -> Outbox:
+    """``at``: when it happened, the webhook body's ``timestamp`` on every delivery and retry."""
     return _intent("integrator_event", ticket, {
-        "type": event_type,
+        "type": event_type, "at": clock.iso(ticket.updated_at or clock.now()),
         "data": {"ticket_id": ticket.id, "ref": ticket.ref, "status": ticket.status,
                  "queue": ticket.queue, "customer_id": ticket.customer_id,
                  **({"external_ref": ticket.external_ref} if ticket.external_ref else {}),

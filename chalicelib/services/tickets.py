@@ -190,8 +190,10 @@ def _load_change(who: Actor, ticket: Ticket, held_before: bool, held_after: bool
 
 def accept(who: Actor, ticket_id: str) -> dict[str, Any]:
     def change(ticket: Ticket) -> list:
+        if ticket.assignee and ticket.assignee != who.id:
+            raise Forbidden("another agent holds this ticket")
         if ticket.assignee != who.id:
-            raise Conflict("claim the ticket first; it is not yours")
+            raise Conflict("claim the ticket first; nobody holds it")
         _must_be_open(ticket)
         ticket.lease_expires_at = None
         return [New(audit.entry(ticket.id, f"agent:{who.id}", "accepted"))]

@@ -32,7 +32,7 @@ def test_accepting_a_claim_ends_its_lease(stack, http):
     ticket = claimed(stack, http)
     response = act(stack, http, "bob", ticket["id"], "accept")
     assert response.status_code == 200 and Ticket.get(ticket["id"]).lease_expires_at is None
-    assert act(stack, http, "alice", ticket["id"], "accept").status_code == 409
+    assert act(stack, http, "alice", ticket["id"], "accept").status_code == 403   # bob holds it
 
 
 def test_a_released_ticket_goes_back_to_its_queue_in_score_order(stack, http):
