@@ -29,6 +29,7 @@ from chalicelib.services import (
     providers,
     queues,
     replay,
+    stream_failures,
     sweep,
     tickets,
     voice,
@@ -584,3 +585,14 @@ def handle_notify_retry(event):
         body = json.loads(record.body)
         receives = int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", 1))
         notifier.retry(body, receives)
+
+
+@app.on_sqs_message(queue=settings.stream_failures_queue, batch_size=1)
+def handle_stream_failure(event):
+    """A stream batch Lambda gave up on (its on-failure destination holds only where it is in the
+    stream): its records read back, tried once more, and what still fails kept as a dead letter."""
+    handlers = {settings.table_name("inbound"): handle_inbound, settings.table_name("outbox"): handle_outbox}
+    for record in event:
+        receives = int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", 1))
+        # handed over again (the run before died, or ran out of time on a record): kept, not tried again
+        stream_failures.keep(record.body, handlers, try_again=receives == 1)

@@ -126,7 +126,7 @@ class Stack:
     http: Any                 # chalice.test.Client().http
     settings: Any
     inbound: Any              # EventPump over the inbound stream only
-    outbox: Any               # EventPump over the outbox stream and the retry queue
+    outbox: Any               # EventPump over the outbox stream, the retry and stream-failures queues
     sink: Any
 
     def sent(self, provider: str) -> list[dict]:
@@ -154,7 +154,7 @@ def stack() -> Iterator[Stack]:
         with mock_aws():
             from chalice.test import Client
 
-            from chalicelib.services import ingest, jetconfig, providers
+            from chalicelib.services import jetconfig, providers
             from chalicelib.settings import Settings, override_settings
             from infra.local import demo
             from infra.local.pump import EventPump
@@ -169,11 +169,13 @@ def stack() -> Iterator[Stack]:
             demo.seed()
             import app
             quiet_logs()
-            inbound = EventPump(settings.region, None, ingest.dead_letter).stream(
+            failures = settings.stream_failures_queue
+            inbound = EventPump(settings.region, None, on_failure=failures).stream(
                 settings.table_name("inbound"), app.handle_inbound)
-            outbox = (EventPump(settings.region, None, ingest.dead_letter)
+            outbox = (EventPump(settings.region, None, on_failure=failures)
                       .stream(settings.table_name("outbox"), app.handle_outbox)
-                      .queue(settings.notify_retry_queue, app.handle_notify_retry))
+                      .queue(settings.notify_retry_queue, app.handle_notify_retry)
+                      .queue(failures, app.handle_stream_failure))
             with Client(app.app, stage_name="local", project_dir=str(PROJECT)) as client:
                 yield Stack(app, client.http, settings, inbound, outbox, sink)
     finally:

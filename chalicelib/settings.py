@@ -89,6 +89,11 @@ class Settings:
         """SQS queue of notifications to try again (its redrive target is ``-dlq``)."""
         return f"{self.table_prefix}-notify-retry"
 
+    @property
+    def stream_failures_queue(self) -> str:
+        """SQS queue the streams' event source mappings send a batch they gave up on (``handle_stream_failure``)."""
+        return f"{self.table_prefix}-stream-failures"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
         def need(name: str) -> str:

@@ -16,7 +16,8 @@ from chalicelib.services import notifier
 from chalicelib.storage import models
 
 FUNCTIONS = ("APIHandler", "agent_token", "handle_inbound", "handle_outbox", "sweep_timers", "handle_inbound_mail",
-             "handle_notify_retry", "websocket_connect", "websocket_message", "websocket_disconnect")
+             "handle_notify_retry", "handle_stream_failure", "websocket_connect", "websocket_message",
+             "websocket_disconnect")
 STREAMS = {"handle_inbound": models.InboundMessage, "handle_outbox": models.Outbox}
 # API Gateway's own refusals (before our code runs), answered in our error shape (DESIGN section 2) as
 # infra/local/gateway.py does locally: response type -> status (None: keep API Gateway's), code,
@@ -146,7 +147,8 @@ def template(stage: str) -> dict[str, Any]:
             "GroupName": "supervisor", "UserPoolId": {"Ref": "AgentsUserPool"}}},
         "NotifyDLQDepthAlarm": _alarm(f"{prefix}-notify-dead-letters", "ApproximateNumberOfMessagesVisible",
                                       "AWS/SQS", [{"Name": "QueueName", "Value": f"{prefix}-notify-retry-dlq"}]),
-        "StreamFailuresAlarm": _alarm(f"{prefix}-stream-failures", "ApproximateNumberOfMessagesVisible",
+        # handle_stream_failure empties the queue within seconds: the alarm counts what arrives
+        "StreamFailuresAlarm": _alarm(f"{prefix}-stream-failures", "NumberOfMessagesSent",
                                       "AWS/SQS", [{"Name": "QueueName", "Value": f"{prefix}-stream-failures"}]),
         "MailFailuresAlarm": _alarm(f"{prefix}-mail-failures", "ApproximateNumberOfMessagesVisible",
                                     "AWS/SQS", [{"Name": "QueueName", "Value": f"{prefix}-mail-failures"}]),
@@ -185,6 +187,9 @@ def template(stage: str) -> dict[str, Any]:
             "MaximumRetryAttempts": 5, "BisectBatchOnFunctionError": True,
             "FunctionResponseTypes": ["ReportBatchItemFailures"], "MaximumRecordAgeInSeconds": 86400,
             "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["StreamFailures", "Arn"]}}}}}}
+    # what the streams give up on is read back by handle_stream_failure, subscribed to the queue by
+    # chalice (by an ARN it builds from the name, no reference): the queue must exist first
+    resources[_function("handle_stream_failure")]["DependsOn"] = ["StreamFailures"]
     # SNS invokes the mail handler asynchronously: after Lambda's own 2 retries the SNS event
     # (which names the raw mail in S3) is kept here rather than dropped
     resources[_function("handle_inbound_mail")]["Properties"]["EventInvokeConfig"] = {

@@ -55,6 +55,12 @@ def _retry_queue_url() -> str:
 
 
 @lru_cache(maxsize=1)
+def streams():
+    """DynamoDB Streams: reading back the records of a batch Lambda gave up on."""
+    return _aws("dynamodbstreams")
+
+
+@lru_cache(maxsize=1)
 def s3():
     return _aws("s3")
 
@@ -88,5 +94,5 @@ def send_context():
 
 def reset() -> None:
     """Forget cached clients (tests that swap settings)."""
-    for f in (twilio, sns, sqs, _retry_queue_url, s3, ses, websockets, http):
+    for f in (twilio, sns, sqs, _retry_queue_url, streams, s3, ses, websockets, http):
         f.cache_clear()

@@ -54,15 +54,15 @@ def main() -> int:
     demo.seed_canned_responses()
 
     import app as application
-    from chalicelib.services import ingest
 
     from .gateway import local_server
     from .pump import EventPump
 
-    pump = (EventPump(settings.region, settings.aws_endpoint_url, ingest.dead_letter)
+    pump = (EventPump(settings.region, settings.aws_endpoint_url, on_failure=settings.stream_failures_queue)
             .stream(settings.table_name("inbound"), application.handle_inbound)
             .stream(settings.table_name("outbox"), application.handle_outbox)
             .queue(settings.notify_retry_queue, application.handle_notify_retry)
+            .queue(settings.stream_failures_queue, application.handle_stream_failure)
             .queue(settings.inbound_mail_topic + "-local", application.handle_inbound_mail, sns=True)
             .every(60, application.sweep_timers))
     stop = threading.Event()

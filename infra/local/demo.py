@@ -44,7 +44,7 @@ CANNED = [
 
 
 def create_resources(settings) -> dict[str, str]:
-    """Tables (with indexes, streams, TTL), the retry queue and its DLQ, the agent-alert topic."""
+    """Tables (with indexes, streams, TTL), the retry queue and its DLQ, the stream-failures queue, the topics."""
     models.configure(settings)
     models.create_tables()
     sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
@@ -54,6 +54,7 @@ def create_resources(settings) -> dict[str, str]:
         "VisibilityTimeout": "30",
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": notifier.RETRY_RECEIVES}),
     })
+    sqs.create_queue(QueueName=settings.stream_failures_queue)   # the streams' on-failure destination
     sns = boto3.client("sns", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
     topic = sns.create_topic(Name=f"{settings.table_prefix}-agent-alerts")["TopicArn"]
     mail_topic = sns.create_topic(Name=settings.inbound_mail_topic)["TopicArn"]

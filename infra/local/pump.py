@@ -2,8 +2,9 @@
 
 Stream semantics follow Lambda's: a failing batch is retried (from the first record the
 handler reports in ``batchItemFailures``, or whole when it raises), bisected down to the
-failing record, and that record goes to the on-failure destination (here a dead
-letter) after MAX_ATTEMPTS, so the shard moves on. SQS messages are deleted only
+failing record, and after MAX_ATTEMPTS the shard moves on and the on-failure destination (an
+SQS queue) gets what Lambda sends it: where the record is in the stream, never the record
+(``handle_stream_failure`` reads it back, as it does in AWS). SQS messages are deleted only
 after their handler returns; otherwise they come back after the visibility
 timeout and, past maxReceiveCount, SQS moves them to the dead-letter queue.
 """
@@ -13,10 +14,13 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import boto3
+
+from chalicelib.services.stream_failures import lambda_record
 
 log = logging.getLogger("jetdesk.pump")
 MAX_ATTEMPTS = 3
@@ -39,15 +43,22 @@ def _first_failure(records: list[dict], result: Any) -> int | None:
     return next((n for n, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in reported), None)
 
 
+def _iso(epoch: Any) -> str | None:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if isinstance(epoch, (int, float)) else None
+
+
 class EventPump:
-    def __init__(self, region: str, endpoint_url: str | None, on_give_up: Callable[[str, str, dict], Any]) -> None:
+    def __init__(self, region: str, endpoint_url: str | None, on_failure: str | None = None) -> None:
+        """``on_failure``: the SQS queue the streams' batches given up on are reported to (as Lambda's
+        on-failure destination); without one they are dropped, as Lambda drops them."""
         self.region = region
         self.ddb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
         self.streams_api = boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint_url)
         self.sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
         self.streams: list[_Stream] = []
         self.queues: list[tuple[str, str, Handler, bool]] = []
-        self.on_give_up = on_give_up
+        self.failure_url = self.sqs.get_queue_url(QueueName=on_failure)["QueueUrl"] if on_failure else None
+        self.on_give_up: Callable[[dict], Any] = self._report   # called with Lambda's on-failure record
         self.delivered = 0
         self.schedules: list[list] = []   # [every_seconds, handler, next_run]
 
@@ -126,40 +137,53 @@ class EventPump:
             if iterator is None:
                 continue
             page = self.streams_api.get_records(ShardIterator=iterator, Limit=100)
-            records = [self._lambda_record(r, stream.arn) for r in page["Records"]]
+            records = [lambda_record(r, stream.arn) for r in page["Records"]]
             if records:
-                self._deliver(stream.table, stream.handler, records)
+                self._deliver(stream, shard_id, records)
                 handled += len(records)
             stream.iterators[shard_id] = page.get("NextShardIterator")
         return handled
 
-    def _lambda_record(self, record: dict, arn: str) -> dict:
-        dynamodb = dict(record["dynamodb"])
-        created = dynamodb.get("ApproximateCreationDateTime")
-        if hasattr(created, "timestamp"):  # boto3 parsed it; Lambda hands over epoch seconds
-            dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
-        return {"eventID": record["eventID"], "eventName": record["eventName"], "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb", "awsRegion": self.region,
-                "dynamodb": dynamodb, "eventSourceARN": arn}
-
-    def _deliver(self, source: str, handler: Handler, records: list[dict]) -> None:
+    def _deliver(self, stream: _Stream, shard_id: str, records: list[dict]) -> None:
         """Lambda's retry with bisect-on-error, down to single records."""
         for attempt in range(MAX_ATTEMPTS):
             try:
-                failed = _first_failure(records, handler({"Records": records}, None))
+                failed = _first_failure(records, stream.handler({"Records": records}, None))
                 if failed is None:
                     return
                 records, error = records[failed:], "reported as a batch item failure"
             except Exception as exc:  # noqa: BLE001 - the handler's failure decides the retry
                 error = f"{type(exc).__name__}: {exc}"
-            log.warning("%s handler failed (attempt %d): %s", source, attempt + 1, error)
+            log.warning("%s handler failed (attempt %d): %s", stream.table, attempt + 1, error)
             time.sleep(0.01 * 2 ** attempt)
         if len(records) > 1:
             middle = len(records) // 2
-            self._deliver(source, handler, records[:middle])
-            self._deliver(source, handler, records[middle:])
+            self._deliver(stream, shard_id, records[:middle])
+            self._deliver(stream, shard_id, records[middle:])
             return
-        self.on_give_up(f"stream:{source}", error, records[0])
+        self.on_give_up(self._on_failure_record(stream, shard_id, records))
+
+    def _on_failure_record(self, stream: _Stream, shard_id: str, records: list[dict]) -> dict:
+        """What Lambda sends a stream's on-failure destination: where the batch is, not what it holds."""
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        return {"requestContext": {"requestId": str(uuid.uuid4()), "condition": "RetryAttemptsExhausted",
+                                   "functionArn": f"arn:aws:lambda:{self.region}:000000000000:function:local",
+                                   "approximateInvokeCount": MAX_ATTEMPTS},
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "version": "1.0", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "DDBStreamBatchInfo": {
+                    "shardId": shard_id, "startSequenceNumber": first["SequenceNumber"],
+                    "endSequenceNumber": last["SequenceNumber"],
+                    "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateCreationDateTime")),
+                    "approximateArrivalOfLastRecord": _iso(last.get("ApproximateCreationDateTime")),
+                    "batchSize": len(records), "streamArn": stream.arn}}
+
+    def _report(self, failure: dict) -> None:
+        if self.failure_url is None:
+            log.error("a stream record was given up on, with no on-failure destination: dropped",
+                      extra={"on_failure": failure})
+            return
+        self.sqs.send_message(QueueUrl=self.failure_url, MessageBody=json.dumps(failure))
 
     # -- SQS -----------------------------------------------------------------
 

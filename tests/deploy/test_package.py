@@ -22,8 +22,10 @@ def package(tmp_path_factory) -> Path:
     merge.write_text(subprocess.run([sys.executable, "-m", "infra.cloudformation", "prod"], cwd=PROJECT, check=True,
                                     capture_output=True, text=True).stdout)
     chalice = Path(sys.executable).parent / "chalice"
+    # the tests' table prefix would name the queues the handlers are subscribed to (`make package` has none)
+    env = {k: v for k, v in os.environ.items() if k != "JETDESK_TABLE_PREFIX"}
     subprocess.run([str(chalice), "package", "--stage", "prod", "--merge-template", str(merge), str(out / "out")],
-                   cwd=PROJECT, check=True, capture_output=True, env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+                   cwd=PROJECT, check=True, capture_output=True, env={**env, "AWS_DEFAULT_REGION": "us-east-1"})
     return out / "out"
 
 
@@ -58,6 +60,18 @@ def test_stream_handlers_retry_bisect_and_keep_what_fails(resources):
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # retried from the failing record
     assert source["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["StreamFailures", "Arn"]}
     assert resources["NotifyRetryQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+
+
+def test_what_the_streams_give_up_on_is_read_back_by_a_function_on_their_on_failure_queue(resources):
+    function = resources["HandleStreamFailure"]
+    source = function["Properties"]["Events"]["HandleStreamFailureSqsEventSource"]
+    queue = resources["StreamFailures"]["Properties"]
+    assert source["Type"] == "SQS" and source["Properties"]["Queue"]["Fn::Sub"].endswith(":" + queue["QueueName"])
+    assert function["DependsOn"] == ["StreamFailures"]       # the queue exists before the subscription
+    assert function["Properties"]["Environment"]["Variables"]["JETDESK_TABLE_PREFIX"] == "jetdesk-prod"
+    assert queue["VisibilityTimeout"] >= function["Properties"]["Timeout"]   # Lambda refuses a shorter one
+    # the handler empties the queue within seconds: the alarm counts what arrives, not what waits
+    assert resources["StreamFailuresAlarm"]["Properties"]["MetricName"] == "NumberOfMessagesSent"
 
 
 def test_a_mail_the_handler_could_not_store_is_kept_on_a_queue_after_lambdas_retries(resources):

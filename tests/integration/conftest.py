@@ -26,7 +26,7 @@ def sink():
 @pytest.fixture
 def stack(sink):
     """A fresh AWS (moto), tables and demo data; yields the app module and a pump."""
-    from chalicelib.services import ingest, jetconfig, providers
+    from chalicelib.services import jetconfig, providers
     from chalicelib.settings import Settings, override_settings
     from infra.local import demo, motofix
     from infra.local.pump import EventPump
@@ -40,10 +40,11 @@ def stack(sink):
         demo.create_resources(settings)
         demo.seed()
         import app
-        pump = (EventPump(settings.region, None, ingest.dead_letter)
+        pump = (EventPump(settings.region, None, on_failure=settings.stream_failures_queue)
                 .stream(settings.table_name("inbound"), app.handle_inbound)
                 .stream(settings.table_name("outbox"), app.handle_outbox)
                 .queue(settings.notify_retry_queue, app.handle_notify_retry)
+                .queue(settings.stream_failures_queue, app.handle_stream_failure)
                 .queue(settings.inbound_mail_topic + "-local", app.handle_inbound_mail, sns=True))
         sink.records.clear()
         yield Stack(app, pump, sink, settings)
