@@ -10,6 +10,9 @@ from ..errors import Unauthorized
 
 @dataclass(frozen=True)
 class Principal:
+    """Who a verified token names, and the most it allows: ``supervisor`` only for a Cognito token of the
+    ``supervisor`` group, or a local token whose ``role`` claim says so (the local issuer copies the
+    agents item's role at sign-in). The agents item must say so too (services/agents.actor)."""
     agent_id: str
     role: str
 

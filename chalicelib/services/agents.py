@@ -46,16 +46,19 @@ class Actor:
 
 
 def actor(principal: Principal) -> Actor:
-    """The stored agent for a token; the token alone never grants queues."""
+    """The stored agent for a token; the token alone never grants queues. Least privilege: a supervisor
+    only when both say so, the verified token (its Cognito groups, or the local issuer's ``role`` claim)
+    and the agents item, so taking someone out of either the group or the item's role takes the rights."""
     try:
         agent = Agent.get(principal.agent_id)
     except Agent.DoesNotExist:
         raise Forbidden("no agent with this identity") from None
-    return actor_of(agent)
+    return actor_of(agent, principal.role)
 
 
-def actor_of(agent: Agent) -> Actor:
-    role = "supervisor" if agent.role == "supervisor" else "agent"
+def actor_of(agent: Agent, granted: str = "supervisor") -> Actor:
+    """The agents item as an actor; ``granted`` is the most its token allows (none read: the item decides)."""
+    role = "supervisor" if agent.role == "supervisor" and granted == "supervisor" else "agent"
     return Actor(agent.id, role, tuple(agent.queues or ()), tuple(agent.languages or ()),
                  agent.capacity.as_dict() if agent.capacity else {}, agent.load.as_dict() if agent.load else {})
 

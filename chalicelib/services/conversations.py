@@ -14,7 +14,7 @@ from typing import Iterator, Mapping, Optional
 
 from pynamodb.exceptions import TransactWriteError
 
-from .. import clock, config
+from .. import clock, config, logs
 from ..auth import status_links
 from ..domain import contacts, language, timers, voice
 from ..domain import tickets as rules
@@ -54,7 +54,7 @@ def process(item: InboundItem) -> Optional[str]:
         except Conflict:
             time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * 2 ** attempt))
             item = InboundItem.get(item.key, consistent_read=True)
-    raise RuntimeError(f"gave up on {item.key} after {ATTEMPTS} conflicting attempts")
+    raise RuntimeError(f"gave up on {logs.inbound_ref(item.key)} after {ATTEMPTS} conflicting attempts")
 
 
 def _contacts(msg: InboundMessage) -> list[contacts.Contact]:
@@ -220,7 +220,7 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
     # a reopened or answered ticket weighs on its agent again (no capacity check: it is already theirs)
     load = [agents.load_of(ticket.assignee, ticket.channel, +1)] if resumed and ticket.assignee else []
     _commit(item, ticket, who, writes, updates=load + turn.updates, outcome=f"keyword: {word}" if word else None)
-    log.info("threaded", extra={"inbound": item.key, "ticket": ticket.id, "new_ticket": is_new_ticket,
+    log.info("threaded", extra={"inbound": logs.inbound_ref(item.key), "ticket": ticket.id, "new_ticket": is_new_ticket,
                                 "score": result.score, "queue": ticket.queue, "language": ticket.language})
     return ticket.id
 
@@ -321,8 +321,8 @@ def _add_to_voicemail(item: InboundItem, msg: InboundMessage, ticket: Ticket, wh
         page = routing.page_for(ticket, before)
         writes.append(outbox.agent_alert(ticket, "customer replied", page=page))
     _commit(item, ticket, who, writes, updates=[Update(message, actions, Message.id.exists())])
-    log.info("voicemail completed", extra={"inbound": item.key, "ticket": ticket.id, "text_added": text_added,
-                                           "score": result.score})
+    log.info("voicemail completed", extra={"inbound": logs.inbound_ref(item.key), "ticket": ticket.id,
+                                           "text_added": text_added, "score": result.score})
     return ticket.id
 
 
@@ -336,7 +336,7 @@ def _keyword(item: InboundItem, msg: InboundMessage, word: str, who: customers.R
             updates.append(Update(Identity(contacts.Contact(msg.sender_kind, msg.sender).identity),
                                   [Identity.opted_out.set(word == "opt_out")]))
     _commit(item, None, who if word != "help" else None, [], outcome=f"keyword: {word}", updates=updates)
-    log.info("keyword", extra={"inbound": item.key, "keyword": word})
+    log.info("keyword", extra={"inbound": logs.inbound_ref(item.key), "keyword": word})
     return None
 
 

@@ -25,7 +25,12 @@ DEAD_LETTER_BODIES = "dead-letters/"
 MAX_STORED_TEXT = 32 * 1024
 MAX_HEADER_TEXT = 998   # a subject or a sender's name: RFC 5322's line limit (the ticket keeps a subject twice)
 FULL_TEXT = "full-message.txt"
-_DROPPED_HEADERS = {"authorization", "cookie", "x-api-key"}
+# Credentials are not kept in a dead letter: whoever holds one can post as the provider. Telegram's
+# secret_token (channels/telegram.SECRET_HEADER) is such a shared secret, sent as is on every update.
+# Twilio's, Meta's, X's and the relay's signatures stay: each is an HMAC of that body only (it lets
+# nobody sign another), shows what a failed verification was given, and a replay re-reads the payload
+# without verifying it again (it was verified when it came: `replayable`).
+_DROPPED_HEADERS = {"authorization", "cookie", "x-api-key", "x-telegram-bot-api-secret-token"}
 
 
 def _shorten(message: InboundMessage) -> InboundMessage:

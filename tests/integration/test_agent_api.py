@@ -1,11 +1,14 @@
 """The agent API: queues in JET order, atomic claims, replies on the customer's channel."""
+import dataclasses
 import threading
+import time
 
 import pytest
 
+from chalicelib.auth import tokens
 from chalicelib.auth.tokens import Principal
 from chalicelib.services import agents, queues
-from chalicelib.storage.models import Message, Ticket
+from chalicelib.storage.models import Agent, Message, Ticket
 
 from .conftest import bearer, sms
 
@@ -58,6 +61,59 @@ def test_a_garbage_or_crafted_cursor_gets_400(stack, http):
     for cursor in ["%%%", *crafted]:
         assert http.get(f"/queues/general/tickets?cursor={cursor}", headers=bob).status_code == 400, cursor
         assert http.get(f"/admin/dead-letters?cursor={cursor}", headers=sam).status_code == 400, cursor
+
+
+@pytest.fixture
+def cognito(stack, monkeypatch):
+    """The stack verifying Cognito ID tokens (RS256 through the pool's JWKS); gives a token maker."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST"
+
+    class Jwks:
+        def get_signing_key_from_jwt(self, token):
+            return type("Key", (), {"key": key.public_key()})()
+    monkeypatch.setattr(tokens, "_jwks", lambda url: Jwks())
+    monkeypatch.setattr(stack.app, "settings", dataclasses.replace(
+        stack.settings, jwt_secret="", jwks_url=issuer + "/.well-known/jwks.json", jwt_issuer=issuer,
+        jwt_audience="client-123"))
+
+    def id_token(username: str, groups: list[str]) -> dict:
+        now = int(time.time())
+        claims = {"sub": "uuid-" + username, "cognito:username": username, "cognito:groups": groups,
+                  "iss": issuer, "aud": "client-123", "token_use": "id", "iat": now, "exp": now + 3600}
+        return {"Authorization": "Bearer " + jwt.encode(claims, key, algorithm="RS256")}
+    return id_token
+
+
+def test_a_user_taken_out_of_the_cognito_supervisor_group_is_no_longer_a_supervisor(stack, http, cognito):
+    assert http.get("/admin/jet-config", headers=cognito("sam", ["supervisor"])).status_code == 200
+    demoted = http.get("/admin/jet-config", headers=cognito("sam", ["agent"]))
+    assert demoted.status_code == 403 and demoted.json_body["error"]["code"] == "forbidden"
+    assert http.get("/queues/escalations/tickets", headers=cognito("sam", [])).status_code == 200  # a member still
+
+
+def test_the_cognito_supervisor_group_alone_makes_no_supervisor_of_a_stored_agent(stack, http, cognito):
+    assert http.get("/admin/jet-config", headers=cognito("bob", ["supervisor"])).status_code == 403
+    assert http.post("/queues/disruption/claim", headers=cognito("bob", ["supervisor"])).status_code == 403
+
+
+def test_an_actor_is_a_supervisor_only_when_both_the_token_and_the_agents_item_say_so(stack):
+    assert agents.actor(Principal("sam", "supervisor")).is_supervisor
+    assert not agents.actor(Principal("sam", "agent")).is_supervisor
+    assert not agents.actor(Principal("bob", "supervisor")).is_supervisor
+    assert agents.actor_of(Agent.get("sam")).is_supervisor  # no token read (an offer, a transfer): the item
+
+
+def test_a_local_sign_in_token_carries_the_stored_role_and_keeps_a_supervisor_one(stack, http):
+    token = http.post("/local/agents/sam/token").json_body["token"]
+    assert tokens.verify(stack.settings, token).role == "supervisor"
+    assert http.get("/admin/jet-config", headers={"Authorization": "Bearer " + token}).status_code == 200
+    sam = Agent.get("sam")
+    sam.update(actions=[Agent.role.set("agent")])  # demoted in the table: the token still says supervisor
+    assert http.get("/admin/jet-config", headers={"Authorization": "Bearer " + token}).status_code == 403
 
 
 def test_claim_takes_the_best_ticket_under_a_lease(stack, http):

@@ -1,4 +1,7 @@
 """The async path: one ticket per customer problem, exactly once, scored and routed."""
+import pytest
+
+from chalicelib import logs
 from chalicelib.services import conversations
 from chalicelib.storage.models import Customer, Identity, InboundMessage, Message, Outbox, Ticket
 
@@ -102,3 +105,17 @@ def test_after_a_conflict_the_contacts_identities_are_read_again_consistently(st
     finally:
         client.meta.events.unregister("before-call.dynamodb", keep)
     assert reads == [False, True]
+
+
+def test_a_delivery_given_up_after_conflicts_is_named_by_its_log_reference_not_its_key(stack, http, monkeypatch):
+    sms(stack, http, "SM" + "d" * 32, "Where is my bag?")
+    key = "sms#SM" + "d" * 32
+
+    def always_in_conflict(*args, **kwargs):
+        raise conversations.Conflict("another message won")
+    monkeypatch.setattr(conversations, "_commit", always_in_conflict)
+    monkeypatch.setattr(conversations, "CONFLICT_BACKOFF_SECONDS", 0)
+    with pytest.raises(RuntimeError) as gave_up:
+        conversations.process(InboundMessage.get(key))
+    assert key not in str(gave_up.value) and "SM" + "d" * 32 not in str(gave_up.value)
+    assert logs.inbound_ref(key) in str(gave_up.value)

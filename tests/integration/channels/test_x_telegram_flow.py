@@ -1,9 +1,10 @@
 """X direct messages and Telegram bot updates, in and out."""
 import json
 
-from chalicelib.storage.models import InboundMessage, Ticket
+from chalicelib.storage.models import DeadLetter, InboundMessage, Ticket
 from tests.conftest import event
 
+from ..conftest import bearer
 from .conftest import agent_replies, telegram_headers, x_headers
 
 
@@ -57,6 +58,34 @@ def test_a_telegram_update_without_our_secret_is_refused(stack, http):
     body = json.dumps(event("telegram/message.json")).encode()
     headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "guess"}
     assert http.post("/channels/telegram", headers=headers, body=body).status_code == 401
+
+
+def test_a_refused_telegram_update_is_kept_without_our_webhook_secret_and_still_replays(stack, http, monkeypatch):
+    import channels.telegram as telegram
+    from chalicelib.errors import Unprocessable
+
+    real = telegram.normalize
+
+    def unreadable(update):
+        raise Unprocessable("a Telegram update we cannot read yet")
+    monkeypatch.setattr(telegram, "normalize", unreadable)
+    body = json.dumps(event("telegram/message.json")).encode()
+    assert http.post("/channels/telegram", headers=telegram_headers(stack.settings), body=body).status_code == 422
+    [letter] = list(DeadLetter.scan())
+    assert letter.payload["replayable"] and stack.settings.telegram_secret_token not in json.dumps(letter.payload)
+    assert {k.lower() for k in letter.payload["headers"]} == {"content-type"}
+    monkeypatch.setattr(telegram, "normalize", real)  # fixed: the replay needs no secret, it was verified on arrival
+    replayed = http.post(f"/admin/dead-letters/{letter.id}/replay", headers=bearer(stack.settings, "sam"))
+    assert replayed.status_code == 200 and replayed.json_body["stored"] == 1 and InboundMessage.count() == 1
+
+
+def test_a_telegram_update_with_a_wrong_secret_is_kept_without_it(stack, http):
+    """The wrong one may be our previous secret, sent by a webhook not yet moved to the new one."""
+    body = json.dumps(event("telegram/message.json")).encode()
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "our-previous-secret"}
+    assert http.post("/channels/telegram", headers=headers, body=body).status_code == 401
+    [letter] = list(DeadLetter.scan())
+    assert not letter.payload["replayable"] and "our-previous-secret" not in json.dumps(letter.payload)
 
 
 def test_monitor_only_mode_accepts_a_bad_secret_but_logs_it(stack, http, monkeypatch, caplog):
