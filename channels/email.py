@@ -8,6 +8,7 @@ import re
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from html.parser import HTMLParser
 from typing import Any, Iterator, Optional
@@ -36,6 +37,20 @@ SIGN_OFF_MAX = 40   # characters on the first line of a real sign-off ("Best reg
 
 
 # --- inbound -----------------------------------------------------------------
+
+class _UTF8Headers(EmailPolicy):
+    """``policy.default``, reading header bytes outside ASCII as UTF-8 (RFC 6532: "Zoë" sent raw
+    by an SMTPUTF8 client). The standard parser hands them over as surrogate escapes, which no
+    address, name or subject may keep: DynamoDB cannot store them. Bytes that are not UTF-8
+    become U+FFFD. ``utf8``: an attached email written back to bytes keeps its UTF-8 headers."""
+
+    def header_source_parse(self, sourcelines):
+        name, value = super().header_source_parse(sourcelines)
+        return name, value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+PARSING = _UTF8Headers(utf8=True)
+
 
 def verify(request: RawRequest, settings) -> bytes:
     """The relay signs the raw message with X-JetDesk-Signature; the raw bytes are the payload."""
@@ -82,7 +97,7 @@ def _parse(raw: bytes) -> EmailMessage:
     if not raw or not raw.strip():
         raise Unprocessable("the email is empty")
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        msg = BytesParser(policy=PARSING).parsebytes(raw)
     except RecursionError:      # the stdlib parser recurses once per nested multipart
         raise Unprocessable("the email nests its MIME parts too deeply") from None
     if _depth(msg) > MAX_MIME_DEPTH:

@@ -22,8 +22,8 @@ def relay(stack, http, raw: bytes, signature: str | None = None):
 
 
 def mail(sender="olivia.brown@example.co.uk", subject="Refund request", msg_id="<a1@example.co.uk>",
-         body="My flight BA0304 was cancelled. Please refund me.", extra="") -> bytes:
-    return (f"From: Olivia Brown <{sender}>\r\nTo: support@jetdesk.local\r\nSubject: {subject}\r\n"
+         body="My flight BA0304 was cancelled. Please refund me.", extra="", name="Olivia Brown") -> bytes:
+    return (f"From: {name} <{sender}>\r\nTo: support@jetdesk.local\r\nSubject: {subject}\r\n"
             f"Message-ID: {msg_id}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
 
 
@@ -255,3 +255,11 @@ def test_ses_mail_over_64_kib_that_failed_to_parse_is_kept_whole_and_replays(sta
     assert replayed.status_code == 200 and replayed.json_body["stored"] == 1, replayed.json_body
     [stored] = list(InboundMessage.scan())
     assert stored.body["sender_kind"] == "email"   # SES's verdict on the sender, kept beside the mail
+
+
+def test_a_mail_whose_from_name_is_raw_utf8_opens_a_ticket_under_that_name(stack, http):
+    assert relay(stack, http, event("email/utf8_display_name.eml")).status_code == 202
+    stack.pump.drain()   # the name was stored as surrogates: every threading transaction failed
+    [stored] = list(InboundMessage.scan())
+    assert stored.body["sender_name"] == "Zoë Lefèvre" and stored.status == "processed"
+    assert Ticket.count() == 1

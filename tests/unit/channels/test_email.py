@@ -103,6 +103,26 @@ def test_a_french_reply_drops_the_quoted_message_and_the_sign_off():
     assert (msg.sender_name, msg.subject) == ("Amélie Martin", "Re: Bagage perdu à Roissy")
 
 
+def test_a_from_name_and_subject_sent_raw_in_utf8_keep_their_letters():
+    msg = one("utf8_display_name.eml")   # RFC 6532: no encoded words, the UTF-8 bytes themselves
+    assert (msg.sender_name, msg.subject) == ("Zoë Lefèvre", "Vol annulé, remboursement")
+
+
+def test_header_bytes_that_are_not_utf8_become_replacement_characters_not_surrogates():
+    raw = b"From: Zo\xe9 <zoe@example.fr>\nMessage-ID: <l1@example.fr>\nSubject: R\xe9servation\n\nbonjour\n"
+    [msg] = email.normalize(raw)
+    assert (msg.sender_name, msg.subject) == ("Zo\ufffd", "R\ufffdservation")
+
+
+def test_an_attached_email_with_raw_utf8_headers_is_kept_with_them():
+    raw = ("From: a@example.com\nMessage-ID: <fwd8@example.com>\nMIME-Version: 1.0\n"
+           "Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nsee below\n"
+           "--B\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"original.eml\"\n\n"
+           "From: Zoë <zoe@example.fr>\nSubject: réservation\n\nthe original\n--B--\n").encode()
+    [attached] = email.normalize(raw)[0].attachments
+    assert "From: Zoë <zoe@example.fr>".encode() in attached.content
+
+
 def test_an_html_only_message_becomes_plain_text_without_styles_or_scripts():
     msg = one("html_only.eml")
     assert msg.text == ("Hello,\n\nMy mother (booking QX7P2M) flies to Osaka tomorrow and needs a wheelchair "
