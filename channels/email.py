@@ -32,6 +32,13 @@ AUTOMATED_HEADERS = ("X-Autoreply", "X-Autorespond", "List-Unsubscribe", "List-I
 ROBOT_SENDERS = {"mailer-daemon", "postmaster", "no-reply", "noreply", "no_reply", "donotreply", "do-not-reply"}
 MSG_ID = re.compile(r"<([^<>\s]+)>")
 REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv)\s*:\s*)+", re.IGNORECASE)
+# "Fwd:" as mail clients write it in the REPLY_LANGUAGES (TR: fr, WG: de, RV: es, Doorst: nl, VB: sv,
+# VS: da, PD: pl, ENC: pt); "I:" (it) is left out: too many subjects begin with a word and a colon.
+FORWARD_PREFIX = re.compile(r"^\s*(?:fwd?|tr|wg|rv|doorst|vb|vs|pd|enc)\s*:", re.IGNORECASE)
+# The line above what a client forwards: "---------- Forwarded message ---------" (Gmail,
+# Thunderbird, in each language), "Begin forwarded message:" (Apple Mail)
+FORWARD_WORDS = re.compile(r"forward|transf[ée]r[ée]|r[ée]exp[ée]di[ée]|weitergeleitet|reenviado|inoltrat|"
+                           r"doorgestuurd|vidarebefordrat|videresendt|przekazan|p[řr]eposlan", re.IGNORECASE)
 MAX_MIME_DEPTH = 20  # real mail nests 3 or 4 deep (mixed > alternative > related); a bomb nests thousands
 SIGN_OFF_MAX = 40   # characters on the first line of a real sign-off ("Best regards,", "-- ")
 
@@ -74,7 +81,7 @@ def normalize(raw: bytes, authenticated: bool = True) -> list[InboundMessage]:
     return [InboundMessage(
         channel="email", provider="email", provider_message_id=_message_id(msg, raw),
         sender_kind="email" if authenticated else UNAUTHENTICATED, sender=sender, sender_name=sender_name,
-        recipient=_recipient(msg), subject=subject, text=new_text(_body_text(msg)), thread_refs=_thread_refs(msg),
+        recipient=_recipient(msg), subject=subject, text=new_text(_body_text(msg), subject), thread_refs=_thread_refs(msg),
         attachments=tuple(_attachment(p) for p in _file_parts(msg)),
         automated=is_automated(msg, sender),
         unverified_contacts=() if authenticated else (("email", sender),),
@@ -198,12 +205,23 @@ def _decoded(part: EmailMessage) -> str:
         return (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
 
 
-def new_text(text: str) -> str:
-    """What the customer wrote this time: quoted replies and signature removed."""
+def new_text(text: str, subject: Optional[str] = None) -> str:
+    """What the customer wrote this time: quoted replies and signature removed. A forward keeps
+    all of its text: what it quotes is no earlier message of ours but what the customer wants us
+    to read (a booking confirmation, an airline's answer), and mail-parser-reply, which knows no
+    forwards, cuts it at the forwarded headers, leaving at most a line like "See below" and the
+    forward's separator."""
     # keep_hyphen_lists: otherwise a "- my booking ref" list line is taken for a signature.
     replies = ReplyText(text, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read().replies
     fresh = _without_signature(replies[0]) if replies else ""
-    return fresh or text.strip()
+    if FORWARD_PREFIX.match(subject or "") or _ends_at_a_forward(fresh) or not fresh:
+        return text.replace("\r\n", "\n").strip()
+    return fresh
+
+
+def _ends_at_a_forward(fresh: str) -> bool:
+    last = (fresh.strip().rsplit("\n", 1)[-1] if fresh.strip() else "").strip(" >")
+    return len(last) <= 60 and (last.startswith("--") or last.endswith(":")) and bool(FORWARD_WORDS.search(last))
 
 
 def _without_signature(reply) -> str:

@@ -10,7 +10,7 @@ from chalicelib.storage import models
 from chalicelib.storage.models import InboundMessage, Message, Ticket
 from tests.conftest import event
 
-from .conftest import agent_replies
+from .conftest import agent_replies, only_ticket
 
 RFC822 = "message/rfc822"
 
@@ -263,3 +263,10 @@ def test_a_mail_whose_from_name_is_raw_utf8_opens_a_ticket_under_that_name(stack
     [stored] = list(InboundMessage.scan())
     assert stored.body["sender_name"] == "Zoë Lefèvre" and stored.status == "processed"
     assert Ticket.count() == 1
+
+
+def test_a_forwarded_mail_with_no_words_of_its_own_reaches_the_agent_whole(stack, http):
+    assert relay(stack, http, event("email/forward_only.eml")).status_code == 202
+    stack.pump.drain()
+    [inbound] = [m for m in Message.query(only_ticket().id) if m.direction == "inbound"]
+    assert "X7K2QD" in inbound.text and "GBP 212.40" in inbound.text, inbound.text

@@ -145,6 +145,35 @@ def test_a_message_that_is_all_quote_keeps_its_text():
     assert email.new_text("> only what you wrote to me") == "> only what you wrote to me"
 
 
+def test_a_forward_with_no_words_of_its_own_keeps_what_it_forwards():
+    msg = one("forward_only.eml")   # Gmail: "---------- Forwarded message ---------", the headers, the mail
+    assert "X7K2QD" in msg.text and "GBP 212.40" in msg.text and "\r" not in msg.text
+
+
+FORWARDED = ("From: JetAir <reservations@jetair.example>\nDate: Sun, Dec 6, 2026 at 6:40 PM\n"
+             "Subject: Your booking X7K2QD\nTo: <olivia.brown@example.co.uk>\n\nTotal charged: GBP 212.40.\n")
+
+
+@pytest.mark.parametrize("separator", ["---------- Forwarded message ---------", "Begin forwarded message:",
+                                       "-------- Message transféré --------", "Anfang der weitergeleiteten Nachricht:"])
+def test_a_forward_under_an_edited_subject_keeps_what_it_forwards(separator):
+    text = email.new_text(f"Charged twice, see below.\n\n{separator}\n{FORWARDED}", "Booking X7K2QD")
+    assert text.startswith("Charged twice") and "GBP 212.40" in text
+
+
+@pytest.mark.parametrize("subject", ["Fwd: Your booking X7K2QD", "FW: Your booking", "TR: Votre réservation",
+                                     "WG: Ihre Buchung"])
+def test_a_forward_keeps_its_whole_text_whatever_comes_between(subject):
+    text = email.new_text(f"Charged twice.\n\nOn Sun, Dec 6, 2026 at 6:40 PM JetAir wrote:\n> GBP 212.40\n", subject)
+    assert "GBP 212.40" in text
+
+
+def test_a_reply_to_a_forward_keeps_only_its_new_text():
+    text = email.new_text("Any news?\n\nOn Mon, 7 Dec 2026 at 10:00, JetDesk <support@jetdesk.example.com> wrote:\n"
+                          "> We are on it.\n", "Re: Fwd: Your booking X7K2QD")
+    assert text == "Any news?"
+
+
 def test_attachments_and_named_inline_images_come_with_their_bytes():
     msg = one("attachment_pdf.eml")
     files = {a.name: a for a in msg.attachments}
