@@ -190,10 +190,11 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
         who.customer.open_ticket_id = ticket.id
         who.changed = True
     before = routing.placement(ticket)
-    resumed = ticket.status == "pending" or getattr(ticket, "reopened", False)
+    answered = ticket.status == "pending" and not msg.automated   # an out-of-office answers nothing: still waiting
+    resumed = answered or getattr(ticket, "reopened", False)
     if resumed and ticket.assignee and fresh and agents.find(ticket.assignee) is None:
         routing.requeue(ticket, now)   # the agent it waited with was deleted (their load update failed)
-    if ticket.status == "pending":  # the customer answered: back in hand, or back in the queue
+    if answered:  # the customer answered: back in hand, or back in the queue
         ticket.status = "assigned" if ticket.assignee else "open"
     message = _inbound_message(ticket, msg, _language(msg, ticket, who), now)
     if recording:
@@ -249,7 +250,8 @@ def _take_in(ticket: Ticket, msg: InboundMessage, now: datetime) -> None:
     if msg.text:
         ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:RECENT_TEXT_CHARS]])[-RECENT_TEXTS:]
     ticket.updated_at = now
-    ticket.reply_to = _reply_to(msg, ticket)
+    if not msg.automated or not ticket.reply_to:   # answers go to the customer, not to their auto-reply
+        ticket.reply_to = _reply_to(msg, ticket)
 
 
 def _announced(ticket: Ticket, msg: InboundMessage, message: Message, is_new_ticket: bool, turn: bot.Turn,

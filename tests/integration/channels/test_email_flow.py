@@ -270,3 +270,41 @@ def test_a_forwarded_mail_with_no_words_of_its_own_reaches_the_agent_whole(stack
     stack.pump.drain()
     [inbound] = [m for m in Message.query(only_ticket().id) if m.direction == "inbound"]
     assert "X7K2QD" in inbound.text and "GBP 212.40" in inbound.text, inbound.text
+
+
+def answered_by_an_agent(stack, http) -> tuple[Ticket, Message]:
+    """Olivia's mail, and an agent's answer to it: the ticket waits on her (pending)."""
+    assert relay(stack, http, mail()).status_code == 202
+    stack.pump.drain()
+    ticket = only_ticket()
+    ours = agent_replies(stack, http, ticket.id, "Your refund is on its way; anything else?")
+    assert Ticket.get(ticket.id).status == "pending"
+    return ticket, ours
+
+
+def out_of_office(ticket: Ticket, ours: Message) -> bytes:
+    """Exchange's automatic reply to our answer ({ref}, {ours}: the ticket's ref, our Message-ID)."""
+    return (event("email/out_of_office_exchange.eml").replace(b"{ref}", ticket.ref.encode())
+            .replace(b"{ours}", ours.provider_message_id.encode()))
+
+
+def test_an_out_of_office_answering_the_agent_leaves_the_ticket_waiting_on_the_customer(stack, http):
+    from chalicelib.storage.models import Agent
+    ticket, ours = answered_by_an_agent(stack, http)
+    load = dict(Agent.get("sam").load)
+    assert relay(stack, http, out_of_office(ticket, ours)).status_code == 202
+    stack.pump.drain()
+    after = Ticket.get(ticket.id)
+    assert after.status == "pending" and after.inbound_count == 1   # kept in the timeline, nothing more
+    assert len([m for m in Message.query(ticket.id) if m.direction == "inbound"]) == 2
+    assert dict(Agent.get("sam").load) == load
+
+
+def test_an_out_of_office_is_not_what_the_agents_next_reply_answers(stack, http):
+    ticket, ours = answered_by_an_agent(stack, http)
+    relay(stack, http, out_of_office(ticket, ours))
+    stack.pump.drain()
+    agent_replies(stack, http, ticket.id, "Following up on your refund.")
+    headers = stack.sent("ses")[-1]["body"]["raw"].split("\r\n\r\n", 1)[0]
+    assert "Automatic reply" not in headers and "OOO0001" not in headers, headers
+    assert "In-Reply-To: <a1@example.co.uk>" in headers
