@@ -167,7 +167,10 @@ def _message_id(msg: EmailMessage, raw: bytes) -> str:
 
 
 def _thread_refs(msg: EmailMessage) -> tuple[str, ...]:
-    ids = _message_ids(_raw_header(msg, "In-Reply-To")) + _message_ids(_raw_header(msg, "References"))
+    """The thread's ids oldest first, as References lists them (RFC 5322 3.6.4), then In-Reply-To's
+    if References lacks it: the message answered is last, and our reply's References is these
+    and then this message's id."""
+    ids = _message_ids(_raw_header(msg, "References")) + _message_ids(_raw_header(msg, "In-Reply-To"))
     return tuple(dict.fromkeys(ids))
 
 

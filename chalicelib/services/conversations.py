@@ -152,9 +152,12 @@ def _reply_to(msg: InboundMessage, ticket: Ticket) -> dict:
     if msg.reply_via:
         reply["via"] = msg.reply_via
     if msg.channel == "email":
-        refs = list(msg.thread_refs) + [msg.provider_message_id]
+        # RFC 5322 3.6.4: its References (oldest first), then its id; a long thread loses the
+        # ids after the first (the thread's root), not the root
+        refs = list(dict.fromkeys([*msg.thread_refs, msg.provider_message_id]))
+        refs = refs if len(refs) <= REFERENCES_KEPT else refs[:1] + refs[1 - REFERENCES_KEPT:]
         reply.update(subject=msg.subject or ticket.subject or "", ref=ticket.ref,
-                     in_reply_to=msg.provider_message_id, references=refs[-REFERENCES_KEPT:])
+                     in_reply_to=msg.provider_message_id, references=refs)
     return reply
 
 

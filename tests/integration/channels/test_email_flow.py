@@ -308,3 +308,28 @@ def test_an_out_of_office_is_not_what_the_agents_next_reply_answers(stack, http)
     headers = stack.sent("ses")[-1]["body"]["raw"].split("\r\n\r\n", 1)[0]
     assert "Automatic reply" not in headers and "OOO0001" not in headers, headers
     assert "In-Reply-To: <a1@example.co.uk>" in headers
+
+
+def references_sent(stack) -> list[str]:
+    [line] = [h for h in stack.sent("ses")[-1]["body"]["raw"].splitlines() if h.startswith("References:")]
+    return line.split()[1:]
+
+
+def test_our_references_keep_the_threads_order_oldest_first(stack, http):
+    """RFC 5322 3.6.4: the References of the mail answered, then its Message-ID."""
+    ticket, ours = answered_by_an_agent(stack, http)
+    ours_id = f"<{ours.provider_message_id}>"
+    relay(stack, http, mail(subject=f"Re: Refund request [{ticket.ref}]", msg_id="<a2@example.co.uk>",
+                            body="Booking X7K2QD.", extra=f"In-Reply-To: {ours_id}\r\n"
+                                                          f"References: <a1@example.co.uk> {ours_id}\r\n"))
+    stack.pump.drain()
+    agent_replies(stack, http, ticket.id, "Thanks, refund approved.")
+    assert references_sent(stack) == ["<a1@example.co.uk>", ours_id, "<a2@example.co.uk>"]
+
+
+def test_a_long_thread_keeps_its_first_message_in_our_references(stack, http):
+    thread = [f"<t{n}@example.co.uk>" for n in range(12)]
+    relay(stack, http, mail(msg_id="<t12@example.co.uk>", extra=f"In-Reply-To: {thread[-1]}\r\n"
+                                                               f"References: {' '.join(thread)}\r\n"))
+    stack.pump.drain()   # the acknowledgement answers it
+    assert references_sent(stack) == [thread[0], *thread[-8:], "<t12@example.co.uk>"]

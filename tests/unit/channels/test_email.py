@@ -74,10 +74,16 @@ def test_a_reply_names_the_messages_it_answers_without_angle_brackets():
                                                "@email.amazonses.com",)
 
 
-def test_thread_refs_keep_in_reply_to_then_references_once_each():
+def test_thread_refs_are_the_references_oldest_first_each_once():
     raw = (b"From: a@example.com\nMessage-ID: <m3@example.com>\nIn-Reply-To: <m2@example.com>\n"
            b"References: <m1@example.com>\n <m2@example.com>\n\nhi\n")
-    assert email.normalize(raw)[0].thread_refs == ("m2@example.com", "m1@example.com")
+    assert email.normalize(raw)[0].thread_refs == ("m1@example.com", "m2@example.com")
+
+
+def test_an_in_reply_to_that_references_leaves_out_comes_last_as_the_message_answered():
+    raw = (b"From: a@example.com\nMessage-ID: <m3@example.com>\nIn-Reply-To: <m2@example.com>\n"
+           b"References: <m1@example.com>\n\nhi\n")
+    assert email.normalize(raw)[0].thread_refs == ("m1@example.com", "m2@example.com")
 
 
 def test_an_old_style_in_reply_to_phrase_is_no_thread_ref():
