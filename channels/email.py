@@ -180,11 +180,19 @@ def is_automated(msg: EmailMessage, sender: str) -> bool:
     precedence = str(msg.get("Precedence") or "").strip().lower()
     return bool(
         auto_submitted and auto_submitted != "no"
+        or _null_return_path(msg)
         or precedence in BULK_PRECEDENCE
         or any(name in msg for name in AUTOMATED_HEADERS)
         or sender.partition("@")[0] in ROBOT_SENDERS
         or msg.get_content_type() == "multipart/report"
     )
+
+
+def _null_return_path(msg: EmailMessage) -> bool:
+    """``Return-Path: <>``, the null envelope sender of bounces, delay notices and auto-replies,
+    which RFC 3834 (section 2) forbids answering; the receiving server adds it on top."""
+    first = next((value for name, value in msg.raw_items() if name.lower() == "return-path"), None)
+    return first is not None and "".join(str(first).split()) == "<>"
 
 
 # --- text --------------------------------------------------------------------

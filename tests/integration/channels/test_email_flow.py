@@ -103,7 +103,7 @@ def test_a_stranger_quoting_someone_elses_ref_gets_a_ticket_of_their_own(stack, 
 
 
 def test_auto_replies_bounces_and_lists_never_open_tickets_nor_get_answers(stack, http):
-    for name in ("auto_reply.eml", "bounce.eml", "mailing_list.eml"):
+    for name in ("auto_reply.eml", "bounce.eml", "mailing_list.eml", "delivery_delayed_null_return_path.eml"):
         assert relay(stack, http, event(f"email/{name}")).status_code == 202
     stack.pump.drain()
     assert Ticket.count() == 0 and stack.sent("ses") == []

@@ -230,6 +230,15 @@ def test_robot_senders_are_automated(sender):
     assert email.normalize(raw)[0].automated
 
 
+def test_a_notice_from_the_null_return_path_is_automated():
+    msg = one("delivery_delayed_null_return_path.eml")   # a gateway's "delivery delayed", no Auto-Submitted
+    assert msg.automated
+
+
+def test_a_return_path_naming_a_mailbox_is_a_person():
+    assert not one("reply_fr.eml").automated   # Return-Path: <amelie.martin@example.fr>
+
+
 def test_auto_submitted_no_is_a_person():
     raw = b"From: a@example.com\nMessage-ID: <x@example.com>\nAuto-Submitted: no\n\nhi\n"
     assert not email.normalize(raw)[0].automated
