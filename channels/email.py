@@ -202,11 +202,34 @@ def _body_text(msg: EmailMessage) -> str:
     ``text/plain`` part with a file name (a log sent inline) is a file, not the body."""
     plain = msg.get_body(preferencelist=("plain",))
     if plain is not None and not plain.get_filename():
-        text = _decoded(plain)
+        text = "\n\n".join(_decoded(part).strip("\r\n") for part in _inline_texts(msg, plain))
         if text.strip():
             return text
     html = msg.get_body(preferencelist=("html",))
     return html_to_text(_decoded(html)) if html is not None else ""
+
+
+def _inline_texts(msg: EmailMessage, plain: EmailMessage) -> list[EmailMessage]:
+    """The body part and, when it is one of a ``multipart/mixed``, the other plain texts shown
+    inline beside it, in order: Apple Mail sends text, photo, text as three parts, and the words
+    after the photo are the customer's too (``get_body`` gives the first part only)."""
+    parent = _parent(msg, plain)
+    if parent is None or parent.get_content_type() != "multipart/mixed":
+        return [plain]
+    return [part for part in parent.iter_parts()
+            if part is plain or part.get_content_type() == "text/plain" and not part.get_filename()
+            and part.get_content_disposition() != "attachment"]
+
+
+def _parent(msg: EmailMessage, child: EmailMessage) -> Optional[EmailMessage]:
+    stack = [msg]   # multiparts only: an attached email's parts are not the body's neighbours
+    while stack:
+        part = stack.pop()
+        children = list(part.iter_parts())
+        if any(c is child for c in children):
+            return part
+        stack.extend(children)
+    return None
 
 
 def _decoded(part: EmailMessage) -> str:

@@ -333,3 +333,10 @@ def test_a_long_thread_keeps_its_first_message_in_our_references(stack, http):
                                                                f"References: {' '.join(thread)}\r\n"))
     stack.pump.drain()   # the acknowledgement answers it
     assert references_sent(stack) == [thread[0], *thread[-8:], "<t12@example.co.uk>"]
+
+
+def test_the_text_after_an_inline_photo_reaches_the_agent(stack, http):
+    assert relay(stack, http, event("email/apple_mail_split_text.eml")).status_code == 202
+    stack.pump.drain()
+    [inbound] = [m for m in Message.query(only_ticket().id) if m.direction == "inbound"]
+    assert "250 GBP" in inbound.text and [a["name"] for a in inbound.attachments] == ["IMG_0042.jpeg"]

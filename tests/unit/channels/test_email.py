@@ -455,6 +455,23 @@ def test_an_empty_plain_alternative_gives_way_to_the_html():
     assert "ABC123" in msg.text
 
 
+def test_the_words_after_an_inline_photo_are_part_of_the_message():
+    msg = one("apple_mail_split_text.eml")   # Apple Mail: text, photo, text
+    assert msg.text == ("Hello, my suitcase came off BA0304 like this:\n\n"
+                        "The wheel is gone and the handle is broken. I want 250 GBP for a new one.")
+    assert [a.name for a in msg.attachments] == ["IMG_0042.jpeg"]
+
+
+def test_a_plain_alternative_is_the_text_without_the_parts_beside_its_alternative():
+    raw = (b'From: a@example.org\nMessage-ID: <m3@example.org>\nMIME-Version: 1.0\n'
+           b'Content-Type: multipart/mixed; boundary="M"\n\n--M\n'
+           b'Content-Type: multipart/alternative; boundary="A"\n\n--A\nContent-Type: text/plain\n\nMy bag is lost\n'
+           b'--A\nContent-Type: text/html\n\n<p>My bag is lost</p>\n--A--\n'
+           b'--M\nContent-Type: text/plain\nContent-Disposition: attachment\n\nlog line\n--M--\n')
+    [msg] = email.normalize(raw)
+    assert msg.text == "My bag is lost"
+
+
 def test_a_text_file_sent_inline_is_an_attachment_not_the_message():
     raw = (b'From: a@example.org\nMessage-ID: <m2@example.org>\nMIME-Version: 1.0\n'
            b'Content-Type: multipart/mixed; boundary="XX"\n\n--XX\nContent-Type: text/html; charset=utf-8\n\n'
