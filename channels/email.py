@@ -314,8 +314,10 @@ def html_to_text(html: str) -> str:
 # --- attachments -------------------------------------------------------------
 
 def _file_parts(part: EmailMessage) -> Iterator[EmailMessage]:
-    """Parts that are files; an attached email is one file, not opened further."""
-    if part.get_content_disposition() == "attachment" or (part.get_filename() and not part.is_multipart()):
+    """Parts that are files; an attached email is one file, not opened further, also when it is
+    shown inline without a file name (mutt's MIME forward): it is neither body nor multipart."""
+    if part.get_content_disposition() == "attachment" or (part.get_filename() and not part.is_multipart()) \
+            or part.get_content_type() == CONTENT_TYPE:
         yield part
     else:
         for child in part.iter_parts():
@@ -327,8 +329,17 @@ def _attachment(part: EmailMessage) -> Attachment:
     if content is None:     # message/rfc822 holds a parsed message, not bytes
         inner = part.get_payload()
         content = bytes(inner[0]) if isinstance(inner, list) and inner else b""
-    return Attachment(name=part.get_filename() or "attachment", content_type=part.get_content_type(),
-                      size=len(content), content=content)
+    return Attachment(name=part.get_filename() or _email_name(part) or "attachment",
+                      content_type=part.get_content_type(), size=len(content), content=content)
+
+
+def _email_name(part: EmailMessage) -> Optional[str]:
+    """An attached email without a file name is named after its subject ("<subject>.eml")."""
+    inner = part.get_payload() if part.get_content_type() == CONTENT_TYPE else None
+    if not isinstance(inner, list) or not inner:
+        return None
+    subject = " ".join(re.sub(r"[\\/\x00-\x1f]", " ", str(inner[0].get("Subject") or "")).split())[:100]
+    return f"{subject or 'message'}.eml"
 
 
 # --- SES receipt notifications -----------------------------------------------

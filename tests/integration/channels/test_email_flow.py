@@ -340,3 +340,13 @@ def test_the_text_after_an_inline_photo_reaches_the_agent(stack, http):
     stack.pump.drain()
     [inbound] = [m for m in Message.query(only_ticket().id) if m.direction == "inbound"]
     assert "250 GBP" in inbound.text and [a["name"] for a in inbound.attachments] == ["IMG_0042.jpeg"]
+
+
+def test_an_email_forwarded_inline_as_message_rfc822_is_kept_in_s3(stack, http):
+    assert relay(stack, http, event("email/mutt_mime_forward.eml")).status_code == 202
+    stack.pump.drain()
+    [inbound] = [m for m in Message.query(only_ticket().id) if m.direction == "inbound"]
+    [forwarded] = inbound.attachments
+    kept = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=stack.settings.attachments_bucket, Key=forwarded["key"])["Body"].read()
+    assert forwarded["content_type"] == "message/rfc822" and b"X7K2QD" in kept

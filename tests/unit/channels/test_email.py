@@ -201,6 +201,14 @@ def test_an_attached_email_is_one_file():
     assert b"the original" in attached.content
 
 
+def test_an_email_forwarded_inline_without_a_file_name_is_one_file_named_after_its_subject():
+    msg = one("mutt_mime_forward.eml")   # mutt's MIME forward: message/rfc822, inline, no filename
+    [forwarded] = msg.attachments
+    assert (forwarded.name, forwarded.content_type) == ("Your booking confirmation X7K2QD.eml", "message/rfc822")
+    assert b"Total charged: GBP 212.40" in forwarded.content
+    assert msg.text == "The booking below was charged twice."
+
+
 def test_an_out_of_office_reply_is_automated():
     assert one("auto_reply.eml").automated
 
