@@ -13,11 +13,11 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from html.parser import HTMLParser
 from typing import Any, Iterator, Optional
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from mailparser_reply import EmailMessage as ReplyText
 
 from chalicelib.auth.signatures import verify_jetdesk_signature
-from chalicelib.domain import tickets
+from chalicelib.domain import contacts, tickets
 from chalicelib.domain.inbound import Attachment, InboundMessage
 from chalicelib.errors import Unprocessable
 
@@ -133,10 +133,10 @@ def _sender(msg: EmailMessage) -> tuple[str, Optional[str]]:
         raise Unprocessable("the email has no From address")
     raw_address = addresses[0].addr_spec
     try:
-        address = validate_email(raw_address, check_deliverability=False).normalized
+        address = contacts.email_address(raw_address)   # an international domain in ASCII, as answers need
     except EmailNotValidError as exc:
         raise Unprocessable(f"From {raw_address!r} is not a valid email address: {exc}") from None
-    return address.lower(), addresses[0].display_name or None
+    return address, addresses[0].display_name or None
 
 
 def _recipient(msg: EmailMessage) -> str:
@@ -399,11 +399,20 @@ def _thread_headers(mail: EmailMessage, in_reply_to: Optional[str], references: 
         mail["References"] = " ".join(f"<{i}>" for i in dict.fromkeys(ids))
 
 
+def _deliverable(address: str) -> str:
+    """The address with its domain in ASCII (a ticket stored before addresses were kept so may
+    name anna@müller.de, which the standard library would write as an encoded word)."""
+    try:
+        return contacts.email(address).value
+    except contacts.InvalidContact:
+        return address
+
+
 def build_reply(settings, reply_to: dict, text: str) -> EmailMessage:
     sender = reply_to.get("from") or settings.support_email
     mail = EmailMessage()
     mail["From"] = sender
-    mail["To"] = reply_to["address"]
+    mail["To"] = _deliverable(reply_to["address"])
     mail["Subject"] = reply_subject(reply_to.get("subject"), reply_to.get("ref"))
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)

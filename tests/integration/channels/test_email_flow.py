@@ -350,3 +350,25 @@ def test_an_email_forwarded_inline_as_message_rfc822_is_kept_in_s3(stack, http):
     kept = boto3.client("s3", region_name="us-east-1").get_object(
         Bucket=stack.settings.attachments_bucket, Key=forwarded["key"])["Body"].read()
     assert forwarded["content_type"] == "message/rfc822" and b"X7K2QD" in kept
+
+
+def to_header(sent: dict) -> str:
+    [to] = [line for line in sent["body"]["raw"].splitlines() if line.startswith("To:")]
+    return to
+
+
+def test_a_customer_on_an_international_domain_is_answered_at_the_address_she_wrote_from(stack, http):
+    # ordinary mail names the domain in ASCII; kept in Unicode, it went out as anna@=?utf-8?q?m=C3=BCller?=.de
+    assert relay(stack, http, mail(sender="anna@xn--mller-kva.de", name="Anna Muller")).status_code == 202
+    stack.pump.drain()
+    [ack] = stack.sent("ses")
+    assert to_header(ack) == "To: anna@xn--mller-kva.de"
+
+
+def test_a_customer_on_an_international_domain_is_found_by_either_form_of_her_address(stack, http):
+    from .conftest import bearer
+    relay(stack, http, mail(sender="anna@xn--mller-kva.de", name="Anna Muller"))
+    stack.pump.drain()
+    for typed in ("anna@xn--mller-kva.de", "anna@m%C3%BCller.de"):
+        found = http.get(f"/tickets?contact={typed}", headers=bearer(stack.settings, "sam")).json_body["items"]
+        assert [t["id"] for t in found] == [only_ticket().id], typed

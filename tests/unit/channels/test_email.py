@@ -91,6 +91,12 @@ def test_an_old_style_in_reply_to_phrase_is_no_thread_ref():
     assert email.normalize(raw)[0].thread_refs == ()
 
 
+@pytest.mark.parametrize("address", ["anna@xn--mller-kva.de", "anna@müller.de", "Anna@MÜLLER.DE"])
+def test_a_sender_on_an_international_domain_is_kept_with_the_domain_in_ascii(address):
+    raw = f"From: Anna <{address}>\nMessage-ID: <idn@example.de>\n\nhi\n".encode()
+    assert email.normalize(raw)[0].sender == "anna@xn--mller-kva.de"
+
+
 def test_the_recipient_is_the_first_to_address_even_among_several():
     raw = (b"From: a@example.com\nMessage-ID: <m@example.com>\n"
            b"To: Friend <Friend@Example.com>, JetDesk <support@jetdesk.example.com>\n\nhi\n")
@@ -351,6 +357,13 @@ def test_a_reply_threads_under_the_customer_message(settings):
     assert str(sent["References"]).split() == ["<0100019555a1b2c3@email.amazonses.com>", "<5f2c9e1a@example.com>"]
     assert (str(sent["From"]), str(sent["To"])) == ("support@jetdesk.example.com", "maria.lopez@example.com")
     assert sent.get_content().strip() == "A seat on LH1170 is yours."
+
+
+def test_a_reply_to_an_international_domain_goes_to_its_ascii_form(settings):
+    ses = FakeSES()   # a ticket stored before addresses were kept in ASCII
+    email.send(context(settings, ses), {**REPLY_TO, "address": "anna@müller.de"}, "text")
+    headers = ses.calls[-1]["RawMessage"]["Data"].split(b"\r\n\r\n", 1)[0].decode()
+    assert "\r\nTo: anna@xn--mller-kva.de\r\n" in headers
 
 
 def test_a_reply_subject_has_one_re_and_the_ticket_ref(settings):

@@ -25,6 +25,16 @@ def test_any_typed_contact_parses_to_one_identity(raw, identity):
     assert contacts.parse(raw).identity == identity
 
 
+@pytest.mark.parametrize("raw", ["anna@müller.de", "Anna@MÜLLER.de", "anna@xn--mller-kva.de", "ANNA@XN--MLLER-KVA.DE"])
+def test_an_email_on_an_international_domain_is_one_identity_in_ascii_whichever_form_is_typed(raw):
+    assert contacts.parse(raw).identity == "email:anna@xn--mller-kva.de"
+
+
+def test_an_international_domain_that_is_no_valid_name_is_refused():
+    with pytest.raises(contacts.InvalidContact):
+        contacts.email("anna@mü ller.de".replace(" ", "\u200b"))   # a zero-width space in the name
+
+
 def test_unknown_handle_kinds_are_refused():
     with pytest.raises(contacts.InvalidContact):
         contacts.parse("myspace:bob")
