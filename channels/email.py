@@ -26,6 +26,10 @@ from .base import RawRequest, SendContext, Sent, aws_answer, refuses_malformed
 CONTENT_TYPE = "message/rfc822"
 SIGNATURE_HEADER = "X-JetDesk-Signature"
 SYNTHETIC_ID = "sha256:"
+# A Message-ID is a DynamoDB key (the dedup key, the provider-message index: at most 2,048 bytes);
+# real ones are under 100 characters. A longer one is kept as a digest (SYNTHETIC_ID: never sent back).
+MAX_ID_BYTES = 500
+MAX_THREAD_REFS = 20   # of References, the first (the thread's root) and the last: threading reads the last 10
 REPLY_LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pl", "sv", "da", "cs")
 BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
 AUTOMATED_HEADERS = ("X-Autoreply", "X-Autorespond", "List-Unsubscribe", "List-Id")
@@ -160,18 +164,28 @@ def _raw_header(msg: EmailMessage, name: str) -> str:
     return " ".join(str(value) for key, value in msg.raw_items() if key.lower() == name.lower())
 
 
+def _kept_id(message_id: str) -> str:
+    """The id as sent, or, over MAX_ID_BYTES, its digest: the same for the mail and for every later
+    mail that references it, so those still thread."""
+    if len(message_id.encode("utf-8")) <= MAX_ID_BYTES:
+        return message_id
+    return SYNTHETIC_ID + hashlib.sha256(message_id.encode("utf-8")).hexdigest()
+
+
 def _message_id(msg: EmailMessage, raw: bytes) -> str:
     """The Message-ID; without one, a digest of the bytes so a redelivery still deduplicates."""
     ids = _message_ids(_raw_header(msg, "Message-ID"))
-    return ids[0] if ids else SYNTHETIC_ID + hashlib.sha256(raw).hexdigest()
+    return _kept_id(ids[0]) if ids else SYNTHETIC_ID + hashlib.sha256(raw).hexdigest()
 
 
 def _thread_refs(msg: EmailMessage) -> tuple[str, ...]:
     """The thread's ids oldest first, as References lists them (RFC 5322 3.6.4), then In-Reply-To's
     if References lacks it: the message answered is last, and our reply's References is these
-    and then this message's id."""
+    and then this message's id. At most MAX_THREAD_REFS, each at most MAX_ID_BYTES (the stored
+    message is one DynamoDB item)."""
     ids = _message_ids(_raw_header(msg, "References")) + _message_ids(_raw_header(msg, "In-Reply-To"))
-    return tuple(dict.fromkeys(ids))
+    refs = list(dict.fromkeys(_kept_id(i) for i in ids))
+    return tuple(refs if len(refs) <= MAX_THREAD_REFS else refs[:1] + refs[1 - MAX_THREAD_REFS:])
 
 
 def is_automated(msg: EmailMessage, sender: str) -> bool:

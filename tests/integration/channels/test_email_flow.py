@@ -372,3 +372,13 @@ def test_a_customer_on_an_international_domain_is_found_by_either_form_of_her_ad
     for typed in ("anna@xn--mller-kva.de", "anna@m%C3%BCller.de"):
         found = http.get(f"/tickets?contact={typed}", headers=bearer(stack.settings, "sam")).json_body["items"]
         assert [t["id"] for t in found] == [only_ticket().id], typed
+
+
+def test_a_mail_with_a_message_id_too_long_for_a_key_opens_a_ticket_and_its_answer_threads(stack, http):
+    long_id = "x" * 2100 + "@example.net"   # the dedup key was refused by DynamoDB: the relay got a 500
+    assert relay(stack, http, mail(msg_id=f"<{long_id}>")).status_code == 202
+    stack.pump.drain()
+    relay(stack, http, mail(subject="More", msg_id="<a2@example.co.uk>", body="And my bag too.",
+                            extra=f"In-Reply-To: <{long_id}>\r\n"))
+    stack.pump.drain()
+    assert Ticket.count() == 1 and only_ticket().inbound_count == 2

@@ -86,6 +86,22 @@ def test_an_in_reply_to_that_references_leaves_out_comes_last_as_the_message_ans
     assert email.normalize(raw)[0].thread_refs == ("m1@example.com", "m2@example.com")
 
 
+LONG_ID = "x" * 2100 + "@example.net"   # over DynamoDB's 2,048-byte key
+
+
+def test_a_message_id_too_long_for_a_key_is_kept_as_its_digest_and_so_referenced():
+    [msg] = email.normalize(f"From: a@example.com\nMessage-ID: <{LONG_ID}>\n\nhi\n".encode())
+    assert msg.provider_message_id == "sha256:" + hashlib.sha256(LONG_ID.encode()).hexdigest()
+    answer = f"From: a@example.com\nMessage-ID: <r1@example.com>\nIn-Reply-To: <{LONG_ID}>\n\nhi\n".encode()
+    assert email.normalize(answer)[0].thread_refs == (msg.provider_message_id,)
+
+
+def test_a_thread_of_many_references_keeps_its_first_and_its_last():
+    thread = [f"m{n}@example.com" for n in range(60)]
+    raw = f"From: a@example.com\nMessage-ID: <m60@example.com>\nReferences: {' '.join(f'<{i}>' for i in thread)}\n\nhi\n"
+    assert email.normalize(raw.encode())[0].thread_refs == (thread[0], *thread[-19:])
+
+
 def test_an_old_style_in_reply_to_phrase_is_no_thread_ref():
     raw = b"From: a@example.com\nMessage-ID: <m3@example.com>\nIn-Reply-To: Your message of Mon, 3 Mar 2025\n\nhi\n"
     assert email.normalize(raw)[0].thread_refs == ()
