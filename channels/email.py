@@ -74,20 +74,23 @@ UNAUTHENTICATED = "unauthenticated-email"  # the contact kind of a From that DMA
 
 
 @refuses_malformed("email")
-def normalize(raw: bytes, authenticated: bool = True) -> list[InboundMessage]:
+def normalize(raw: bytes, authenticated: bool = True, ours: str = "") -> list[InboundMessage]:
     """``authenticated``: the receiving server proved the From domain (DMARC). When it did not,
     the address is only what the mail claims: answers still go there, but the mail is kept apart
     from the customer who really owns the address (``unauthenticated-email:`` identity, the
-    address recorded unverified), so nobody writes into another's tickets by forging a From."""
+    address recorded unverified), so nobody writes into another's tickets by forging a From.
+    ``ours``: our support address. Mail from it (any +tag) is our own come back (a customer's
+    forwarding rule, a list): automated, so it opens no ticket and we never answer ourselves."""
     msg = _parse(raw)
     sender, sender_name = _sender(msg)
     subject = str(msg.get("Subject") or "").strip() or None
     return [InboundMessage(
         channel="email", provider="email", provider_message_id=_message_id(msg, raw),
         sender_kind="email" if authenticated else UNAUTHENTICATED, sender=sender, sender_name=sender_name,
-        recipient=_recipient(msg), subject=subject, text=new_text(_body_text(msg), subject), thread_refs=_thread_refs(msg),
+        recipient=_recipient(msg), subject=subject, text=new_text(_body_text(msg), subject),
+        thread_refs=_thread_refs(msg),
         attachments=tuple(_attachment(p) for p in _file_parts(msg)),
-        automated=is_automated(msg, sender),
+        automated=is_automated(msg, sender) or bool(ours) and contacts.mailbox(sender) == contacts.mailbox(ours),
         unverified_contacts=() if authenticated else (("email", sender),),
     )]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -65,6 +66,13 @@ def email(raw: str) -> Contact:
         except EmailNotValidError as exc:
             raise InvalidContact(f"not an email address: {exc}") from None
     return Contact("email", value)
+
+
+def mailbox(address: str) -> str:
+    """The mailbox an address reaches: lower-cased, without its display name or +tag
+    (support+anything@ is delivered to support@)."""
+    local, _, domain = parseaddr(address)[1].lower().rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}"
 
 
 def handle(kind: str, raw: str) -> Contact:

@@ -219,7 +219,7 @@ def a_parser_bug(monkeypatch):
     from chalicelib.errors import Unprocessable
     real = email.normalize
 
-    def parser_bug(raw, authenticated=True):
+    def parser_bug(raw, authenticated=True, ours=""):
         raise Unprocessable("parser bug")
     monkeypatch.setattr(email, "normalize", parser_bug)
     return lambda: monkeypatch.setattr(email, "normalize", real)
@@ -382,3 +382,22 @@ def test_a_mail_with_a_message_id_too_long_for_a_key_opens_a_ticket_and_its_answ
                             extra=f"In-Reply-To: <{long_id}>\r\n"))
     stack.pump.drain()
     assert Ticket.count() == 1 and only_ticket().inbound_count == 2
+
+
+def test_our_own_reply_looping_back_opens_no_ticket_and_is_not_acknowledged(stack, http):
+    """An agent's reply (a person wrote it: no Auto-Submitted) that a customer's forwarding rule
+    sends back to the support address opened a ticket for support@ and acknowledged ourselves
+    (the help form refuses our own address for the same reason)."""
+    import dataclasses
+
+    from chalicelib.settings import override_settings
+    # an address email_validator takes for a sender (.local is a special-use domain)
+    override_settings(dataclasses.replace(stack.settings, support_email="support@jetdesk.example.com"))
+    ticket, _ = answered_by_an_agent(stack, http)
+    looped = stack.sent("ses")[-1]["body"]["raw"]
+    assert looped.startswith("From: support@jetdesk.example.com")
+    before = len(stack.sent("ses"))
+    assert relay(stack, http, looped.encode()).status_code == 202
+    stack.pump.drain()
+    assert Ticket.count() == 1 and len(stack.sent("ses")) == before
+    assert {i.reason for i in InboundMessage.scan() if i.reason} == {"automated: no ticket opened"}

@@ -98,7 +98,8 @@ def test_a_message_id_too_long_for_a_key_is_kept_as_its_digest_and_so_referenced
 
 def test_a_thread_of_many_references_keeps_its_first_and_its_last():
     thread = [f"m{n}@example.com" for n in range(60)]
-    raw = f"From: a@example.com\nMessage-ID: <m60@example.com>\nReferences: {' '.join(f'<{i}>' for i in thread)}\n\nhi\n"
+    references = " ".join(f"<{i}>" for i in thread)
+    raw = f"From: a@example.com\nMessage-ID: <m60@example.com>\nReferences: {references}\n\nhi\n"
     assert email.normalize(raw.encode())[0].thread_refs == (thread[0], *thread[-19:])
 
 
@@ -192,7 +193,7 @@ def test_a_forward_under_an_edited_subject_keeps_what_it_forwards(separator):
 @pytest.mark.parametrize("subject", ["Fwd: Your booking X7K2QD", "FW: Your booking", "TR: Votre réservation",
                                      "WG: Ihre Buchung"])
 def test_a_forward_keeps_its_whole_text_whatever_comes_between(subject):
-    text = email.new_text(f"Charged twice.\n\nOn Sun, Dec 6, 2026 at 6:40 PM JetAir wrote:\n> GBP 212.40\n", subject)
+    text = email.new_text("Charged twice.\n\nOn Sun, Dec 6, 2026 at 6:40 PM JetAir wrote:\n> GBP 212.40\n", subject)
     assert "GBP 212.40" in text
 
 
@@ -267,6 +268,17 @@ def test_a_notice_from_the_null_return_path_is_automated():
 
 def test_a_return_path_naming_a_mailbox_is_a_person():
     assert not one("reply_fr.eml").automated   # Return-Path: <amelie.martin@example.fr>
+
+
+@pytest.mark.parametrize("sender", ["support@jetdesk.example.com", "Support+JD-7K3QX9AB@JetDesk.example.com"])
+def test_mail_from_our_own_support_address_is_automated(sender):
+    raw = f"From: JetDesk <{sender}>\nMessage-ID: <loop@example.com>\n\nYour refund is approved.\n".encode()
+    assert email.normalize(raw, ours="JetDesk Support <support@jetdesk.example.com>")[0].automated
+
+
+def test_mail_from_another_mailbox_at_our_domain_is_a_person():
+    raw = b"From: Maria <maria@jetdesk.example.com>\nMessage-ID: <colleague@example.com>\n\nMy bag is lost.\n"
+    assert not email.normalize(raw, ours="support@jetdesk.example.com")[0].automated
 
 
 def test_auto_submitted_no_is_a_person():

@@ -35,6 +35,12 @@ def test_an_international_domain_that_is_no_valid_name_is_refused():
         contacts.email("anna@mü ller.de".replace(" ", "\u200b"))   # a zero-width space in the name
 
 
+@pytest.mark.parametrize("address", ["support@jetdesk.example.com", "Support+JD-7K3QX9AB@JetDesk.example.com",
+                                     "JetDesk Support <support@jetdesk.example.com>"])
+def test_a_mailbox_is_its_address_without_name_case_or_plus_tag(address):
+    assert contacts.mailbox(address) == "support@jetdesk.example.com"
+
+
 def test_unknown_handle_kinds_are_refused():
     with pytest.raises(contacts.InvalidContact):
         contacts.parse("myspace:bob")
