@@ -38,7 +38,16 @@ TWILIO_VOICE, TWILIO_RECORDING, TWILIO_TRANSCRIPTION = (register(Source(
     normalize=lambda form, step=step: getattr(channels.for_provider("twilio_voice"), step)(form)))
     for name, step in (("twilio/voice", "call"), ("twilio/voice/recording", "recording"),
                        ("twilio/voice/transcription", "transcription")))
-EMAIL = _adapter_source("email/inbound", "email", "email", parse=lambda r: r.body)
+
+
+def _normalize_mail(raw: bytes, authenticated: bool = True) -> list:
+    """A mail, read knowing our support address: our own mail come back is automated (channels/email.py)."""
+    return channels.for_provider("email").normalize(raw, authenticated, get_settings().support_email)
+
+
+EMAIL = register(Source(
+    "email/inbound", channel="email", parse=lambda r: r.body,
+    verify=lambda r: channels.for_provider("email").verify(r, get_settings()), normalize=_normalize_mail))
 META = _adapter_source("meta", "meta", "meta", parse=_json)
 X = _adapter_source("x", "x", "x", parse=_json)
 TELEGRAM = _adapter_source("telegram", "telegram", "telegram", parse=_json)
@@ -49,7 +58,7 @@ def _kept_ses_mail(request) -> tuple[bytes, bool]:
 
 EMAIL_SES = register(Source(  # only replays come this way: SNS → Lambda is authenticated by IAM
     "email/ses", channel="email", parse=_kept_ses_mail, verify=_kept_ses_mail,
-    normalize=lambda kept: channels.for_provider("email").normalize(*kept)))
+    normalize=lambda kept: _normalize_mail(*kept)))
 INTEGRATIONS = register(Source(
     "integrations/events", channel="api", parse=lambda r: r.body,
     verify=lambda r: channels.for_provider("api").verify(r, get_settings()) or r.body,

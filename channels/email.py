@@ -8,15 +8,16 @@ import re
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from html.parser import HTMLParser
 from typing import Any, Iterator, Optional
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from mailparser_reply import EmailMessage as ReplyText
 
 from chalicelib.auth.signatures import verify_jetdesk_signature
-from chalicelib.domain import tickets
+from chalicelib.domain import contacts, tickets
 from chalicelib.domain.inbound import Attachment, InboundMessage
 from chalicelib.errors import Unprocessable
 
@@ -25,17 +26,42 @@ from .base import RawRequest, SendContext, Sent, aws_answer, refuses_malformed
 CONTENT_TYPE = "message/rfc822"
 SIGNATURE_HEADER = "X-JetDesk-Signature"
 SYNTHETIC_ID = "sha256:"
+# A Message-ID is a DynamoDB key (the dedup key, the provider-message index: at most 2,048 bytes);
+# real ones are under 100 characters. A longer one is kept as a digest (SYNTHETIC_ID: never sent back).
+MAX_ID_BYTES = 500
+MAX_THREAD_REFS = 20   # of References, the first (the thread's root) and the last: threading reads the last 10
 REPLY_LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pl", "sv", "da", "cs")
 BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
 AUTOMATED_HEADERS = ("X-Autoreply", "X-Autorespond", "List-Unsubscribe", "List-Id")
 ROBOT_SENDERS = {"mailer-daemon", "postmaster", "no-reply", "noreply", "no_reply", "donotreply", "do-not-reply"}
 MSG_ID = re.compile(r"<([^<>\s]+)>")
 REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv)\s*:\s*)+", re.IGNORECASE)
+# "Fwd:" as mail clients write it in the REPLY_LANGUAGES (TR: fr, WG: de, RV: es, Doorst: nl, VB: sv,
+# VS: da, PD: pl, ENC: pt); "I:" (it) is left out: too many subjects begin with a word and a colon.
+FORWARD_PREFIX = re.compile(r"^\s*(?:fwd?|tr|wg|rv|doorst|vb|vs|pd|enc)\s*:", re.IGNORECASE)
+# The line above what a client forwards: "---------- Forwarded message ---------" (Gmail,
+# Thunderbird, in each language), "Begin forwarded message:" (Apple Mail)
+FORWARD_WORDS = re.compile(r"forward|transf[ée]r[ée]|r[ée]exp[ée]di[ée]|weitergeleitet|reenviado|inoltrat|"
+                           r"doorgestuurd|vidarebefordrat|videresendt|przekazan|p[řr]eposlan", re.IGNORECASE)
 MAX_MIME_DEPTH = 20  # real mail nests 3 or 4 deep (mixed > alternative > related); a bomb nests thousands
 SIGN_OFF_MAX = 40   # characters on the first line of a real sign-off ("Best regards,", "-- ")
 
 
 # --- inbound -----------------------------------------------------------------
+
+class _UTF8Headers(EmailPolicy):
+    """``policy.default``, reading header bytes outside ASCII as UTF-8 (RFC 6532: "Zoë" sent raw
+    by an SMTPUTF8 client). The standard parser hands them over as surrogate escapes, which no
+    address, name or subject may keep: DynamoDB cannot store them. Bytes that are not UTF-8
+    become U+FFFD. ``utf8``: an attached email written back to bytes keeps its UTF-8 headers."""
+
+    def header_source_parse(self, sourcelines):
+        name, value = super().header_source_parse(sourcelines)
+        return name, value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+PARSING = _UTF8Headers(utf8=True)
+
 
 def verify(request: RawRequest, settings) -> bytes:
     """The relay signs the raw message with X-JetDesk-Signature; the raw bytes are the payload."""
@@ -48,20 +74,23 @@ UNAUTHENTICATED = "unauthenticated-email"  # the contact kind of a From that DMA
 
 
 @refuses_malformed("email")
-def normalize(raw: bytes, authenticated: bool = True) -> list[InboundMessage]:
+def normalize(raw: bytes, authenticated: bool = True, ours: str = "") -> list[InboundMessage]:
     """``authenticated``: the receiving server proved the From domain (DMARC). When it did not,
     the address is only what the mail claims: answers still go there, but the mail is kept apart
     from the customer who really owns the address (``unauthenticated-email:`` identity, the
-    address recorded unverified), so nobody writes into another's tickets by forging a From."""
+    address recorded unverified), so nobody writes into another's tickets by forging a From.
+    ``ours``: our support address. Mail from it (any +tag) is our own come back (a customer's
+    forwarding rule, a list): automated, so it opens no ticket and we never answer ourselves."""
     msg = _parse(raw)
     sender, sender_name = _sender(msg)
     subject = str(msg.get("Subject") or "").strip() or None
     return [InboundMessage(
         channel="email", provider="email", provider_message_id=_message_id(msg, raw),
         sender_kind="email" if authenticated else UNAUTHENTICATED, sender=sender, sender_name=sender_name,
-        recipient=_recipient(msg), subject=subject, text=new_text(_body_text(msg)), thread_refs=_thread_refs(msg),
+        recipient=_recipient(msg), subject=subject, text=new_text(_body_text(msg), subject),
+        thread_refs=_thread_refs(msg),
         attachments=tuple(_attachment(p) for p in _file_parts(msg)),
-        automated=is_automated(msg, sender),
+        automated=is_automated(msg, sender) or bool(ours) and contacts.mailbox(sender) == contacts.mailbox(ours),
         unverified_contacts=() if authenticated else (("email", sender),),
     )]
 
@@ -82,7 +111,7 @@ def _parse(raw: bytes) -> EmailMessage:
     if not raw or not raw.strip():
         raise Unprocessable("the email is empty")
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        msg = BytesParser(policy=PARSING).parsebytes(raw)
     except RecursionError:      # the stdlib parser recurses once per nested multipart
         raise Unprocessable("the email nests its MIME parts too deeply") from None
     if _depth(msg) > MAX_MIME_DEPTH:
@@ -111,10 +140,10 @@ def _sender(msg: EmailMessage) -> tuple[str, Optional[str]]:
         raise Unprocessable("the email has no From address")
     raw_address = addresses[0].addr_spec
     try:
-        address = validate_email(raw_address, check_deliverability=False).normalized
+        address = contacts.email_address(raw_address)   # an international domain in ASCII, as answers need
     except EmailNotValidError as exc:
         raise Unprocessable(f"From {raw_address!r} is not a valid email address: {exc}") from None
-    return address.lower(), addresses[0].display_name or None
+    return address, addresses[0].display_name or None
 
 
 def _recipient(msg: EmailMessage) -> str:
@@ -138,15 +167,28 @@ def _raw_header(msg: EmailMessage, name: str) -> str:
     return " ".join(str(value) for key, value in msg.raw_items() if key.lower() == name.lower())
 
 
+def _kept_id(message_id: str) -> str:
+    """The id as sent, or, over MAX_ID_BYTES, its digest: the same for the mail and for every later
+    mail that references it, so those still thread."""
+    if len(message_id.encode("utf-8")) <= MAX_ID_BYTES:
+        return message_id
+    return SYNTHETIC_ID + hashlib.sha256(message_id.encode("utf-8")).hexdigest()
+
+
 def _message_id(msg: EmailMessage, raw: bytes) -> str:
     """The Message-ID; without one, a digest of the bytes so a redelivery still deduplicates."""
     ids = _message_ids(_raw_header(msg, "Message-ID"))
-    return ids[0] if ids else SYNTHETIC_ID + hashlib.sha256(raw).hexdigest()
+    return _kept_id(ids[0]) if ids else SYNTHETIC_ID + hashlib.sha256(raw).hexdigest()
 
 
 def _thread_refs(msg: EmailMessage) -> tuple[str, ...]:
-    ids = _message_ids(_raw_header(msg, "In-Reply-To")) + _message_ids(_raw_header(msg, "References"))
-    return tuple(dict.fromkeys(ids))
+    """The thread's ids oldest first, as References lists them (RFC 5322 3.6.4), then In-Reply-To's
+    if References lacks it: the message answered is last, and our reply's References is these
+    and then this message's id. At most MAX_THREAD_REFS, each at most MAX_ID_BYTES (the stored
+    message is one DynamoDB item)."""
+    ids = _message_ids(_raw_header(msg, "References")) + _message_ids(_raw_header(msg, "In-Reply-To"))
+    refs = list(dict.fromkeys(_kept_id(i) for i in ids))
+    return tuple(refs if len(refs) <= MAX_THREAD_REFS else refs[:1] + refs[1 - MAX_THREAD_REFS:])
 
 
 def is_automated(msg: EmailMessage, sender: str) -> bool:
@@ -155,11 +197,19 @@ def is_automated(msg: EmailMessage, sender: str) -> bool:
     precedence = str(msg.get("Precedence") or "").strip().lower()
     return bool(
         auto_submitted and auto_submitted != "no"
+        or _null_return_path(msg)
         or precedence in BULK_PRECEDENCE
         or any(name in msg for name in AUTOMATED_HEADERS)
         or sender.partition("@")[0] in ROBOT_SENDERS
         or msg.get_content_type() == "multipart/report"
     )
+
+
+def _null_return_path(msg: EmailMessage) -> bool:
+    """``Return-Path: <>``, the null envelope sender of bounces, delay notices and auto-replies,
+    which RFC 3834 (section 2) forbids answering; the receiving server adds it on top."""
+    first = next((value for name, value in msg.raw_items() if name.lower() == "return-path"), None)
+    return first is not None and "".join(str(first).split()) == "<>"
 
 
 # --- text --------------------------------------------------------------------
@@ -169,11 +219,34 @@ def _body_text(msg: EmailMessage) -> str:
     ``text/plain`` part with a file name (a log sent inline) is a file, not the body."""
     plain = msg.get_body(preferencelist=("plain",))
     if plain is not None and not plain.get_filename():
-        text = _decoded(plain)
+        text = "\n\n".join(_decoded(part).strip("\r\n") for part in _inline_texts(msg, plain))
         if text.strip():
             return text
     html = msg.get_body(preferencelist=("html",))
     return html_to_text(_decoded(html)) if html is not None else ""
+
+
+def _inline_texts(msg: EmailMessage, plain: EmailMessage) -> list[EmailMessage]:
+    """The body part and, when it is one of a ``multipart/mixed``, the other plain texts shown
+    inline beside it, in order: Apple Mail sends text, photo, text as three parts, and the words
+    after the photo are the customer's too (``get_body`` gives the first part only)."""
+    parent = _parent(msg, plain)
+    if parent is None or parent.get_content_type() != "multipart/mixed":
+        return [plain]
+    return [part for part in parent.iter_parts()
+            if part is plain or part.get_content_type() == "text/plain" and not part.get_filename()
+            and part.get_content_disposition() != "attachment"]
+
+
+def _parent(msg: EmailMessage, child: EmailMessage) -> Optional[EmailMessage]:
+    stack = [msg]   # multiparts only: an attached email's parts are not the body's neighbours
+    while stack:
+        part = stack.pop()
+        children = list(part.iter_parts())
+        if any(c is child for c in children):
+            return part
+        stack.extend(children)
+    return None
 
 
 def _decoded(part: EmailMessage) -> str:
@@ -183,12 +256,23 @@ def _decoded(part: EmailMessage) -> str:
         return (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
 
 
-def new_text(text: str) -> str:
-    """What the customer wrote this time: quoted replies and signature removed."""
+def new_text(text: str, subject: Optional[str] = None) -> str:
+    """What the customer wrote this time: quoted replies and signature removed. A forward keeps
+    all of its text: what it quotes is no earlier message of ours but what the customer wants us
+    to read (a booking confirmation, an airline's answer), and mail-parser-reply, which knows no
+    forwards, cuts it at the forwarded headers, leaving at most a line like "See below" and the
+    forward's separator."""
     # keep_hyphen_lists: otherwise a "- my booking ref" list line is taken for a signature.
     replies = ReplyText(text, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read().replies
     fresh = _without_signature(replies[0]) if replies else ""
-    return fresh or text.strip()
+    if FORWARD_PREFIX.match(subject or "") or _ends_at_a_forward(fresh) or not fresh:
+        return text.replace("\r\n", "\n").strip()
+    return fresh
+
+
+def _ends_at_a_forward(fresh: str) -> bool:
+    last = (fresh.strip().rsplit("\n", 1)[-1] if fresh.strip() else "").strip(" >")
+    return len(last) <= 60 and (last.startswith("--") or last.endswith(":")) and bool(FORWARD_WORDS.search(last))
 
 
 def _without_signature(reply) -> str:
@@ -247,8 +331,10 @@ def html_to_text(html: str) -> str:
 # --- attachments -------------------------------------------------------------
 
 def _file_parts(part: EmailMessage) -> Iterator[EmailMessage]:
-    """Parts that are files; an attached email is one file, not opened further."""
-    if part.get_content_disposition() == "attachment" or (part.get_filename() and not part.is_multipart()):
+    """Parts that are files; an attached email is one file, not opened further, also when it is
+    shown inline without a file name (mutt's MIME forward): it is neither body nor multipart."""
+    if part.get_content_disposition() == "attachment" or (part.get_filename() and not part.is_multipart()) \
+            or part.get_content_type() == CONTENT_TYPE:
         yield part
     else:
         for child in part.iter_parts():
@@ -260,8 +346,17 @@ def _attachment(part: EmailMessage) -> Attachment:
     if content is None:     # message/rfc822 holds a parsed message, not bytes
         inner = part.get_payload()
         content = bytes(inner[0]) if isinstance(inner, list) and inner else b""
-    return Attachment(name=part.get_filename() or "attachment", content_type=part.get_content_type(),
-                      size=len(content), content=content)
+    return Attachment(name=part.get_filename() or _email_name(part) or "attachment",
+                      content_type=part.get_content_type(), size=len(content), content=content)
+
+
+def _email_name(part: EmailMessage) -> Optional[str]:
+    """An attached email without a file name is named after its subject ("<subject>.eml")."""
+    inner = part.get_payload() if part.get_content_type() == CONTENT_TYPE else None
+    if not isinstance(inner, list) or not inner:
+        return None
+    subject = " ".join(re.sub(r"[\\/\x00-\x1f]", " ", str(inner[0].get("Subject") or "")).split())[:100]
+    return f"{subject or 'message'}.eml"
 
 
 # --- SES receipt notifications -----------------------------------------------
@@ -321,11 +416,20 @@ def _thread_headers(mail: EmailMessage, in_reply_to: Optional[str], references: 
         mail["References"] = " ".join(f"<{i}>" for i in dict.fromkeys(ids))
 
 
+def _deliverable(address: str) -> str:
+    """The address with its domain in ASCII (a ticket stored before addresses were kept so may
+    name anna@müller.de, which the standard library would write as an encoded word)."""
+    try:
+        return contacts.email(address).value
+    except contacts.InvalidContact:
+        return address
+
+
 def build_reply(settings, reply_to: dict, text: str) -> EmailMessage:
     sender = reply_to.get("from") or settings.support_email
     mail = EmailMessage()
     mail["From"] = sender
-    mail["To"] = reply_to["address"]
+    mail["To"] = _deliverable(reply_to["address"])
     mail["Subject"] = reply_subject(reply_to.get("subject"), reply_to.get("ref"))
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)

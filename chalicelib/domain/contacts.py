@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 HANDLE_KINDS = ("messenger", "instagram", "x", "telegram", "chat", "web", "external", "booking")
@@ -44,11 +46,33 @@ def phone(raw: str) -> Contact:
     return Contact("phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
+def email_address(raw: str, **checks) -> str:
+    """An email address as JetDesk keys it and sends to it: validated by email_validator (``checks``
+    are its options; raises its EmailNotValidError), lower-cased, the domain in ASCII (IDNA:
+    anna@müller.de is anna@xn--mller-kva.de, the form ordinary mail names it in and the only one
+    a server without SMTPUTF8 delivers to; an encoded word in an address is no address), so that
+    a customer is the same identity whichever form arrives."""
+    found = validate_email(raw, check_deliverability=False, **checks)
+    return f"{found.local_part}@{found.ascii_domain}".lower()
+
+
 def email(raw: str) -> Contact:
     value = raw.strip().lower()
     if not _EMAIL.match(value):
         raise InvalidContact("not an email address")
+    if not value.isascii():   # an international domain (or mailbox): in the form mail from it arrives in
+        try:
+            value = email_address(value, globally_deliverable=False)
+        except EmailNotValidError as exc:
+            raise InvalidContact(f"not an email address: {exc}") from None
     return Contact("email", value)
+
+
+def mailbox(address: str) -> str:
+    """The mailbox an address reaches: lower-cased, without its display name or +tag
+    (support+anything@ is delivered to support@)."""
+    local, _, domain = parseaddr(address)[1].lower().rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}"
 
 
 def handle(kind: str, raw: str) -> Contact:

@@ -152,9 +152,12 @@ def _reply_to(msg: InboundMessage, ticket: Ticket) -> dict:
     if msg.reply_via:
         reply["via"] = msg.reply_via
     if msg.channel == "email":
-        refs = list(msg.thread_refs) + [msg.provider_message_id]
+        # RFC 5322 3.6.4: its References (oldest first), then its id; a long thread loses the
+        # ids after the first (the thread's root), not the root
+        refs = list(dict.fromkeys([*msg.thread_refs, msg.provider_message_id]))
+        refs = refs if len(refs) <= REFERENCES_KEPT else refs[:1] + refs[1 - REFERENCES_KEPT:]
         reply.update(subject=msg.subject or ticket.subject or "", ref=ticket.ref,
-                     in_reply_to=msg.provider_message_id, references=refs[-REFERENCES_KEPT:])
+                     in_reply_to=msg.provider_message_id, references=refs)
     return reply
 
 
@@ -190,10 +193,11 @@ def _thread(item: InboundItem, msg: InboundMessage, fresh: bool = False) -> Opti
         who.customer.open_ticket_id = ticket.id
         who.changed = True
     before = routing.placement(ticket)
-    resumed = ticket.status == "pending" or getattr(ticket, "reopened", False)
+    answered = ticket.status == "pending" and not msg.automated   # an out-of-office answers nothing: still waiting
+    resumed = answered or getattr(ticket, "reopened", False)
     if resumed and ticket.assignee and fresh and agents.find(ticket.assignee) is None:
         routing.requeue(ticket, now)   # the agent it waited with was deleted (their load update failed)
-    if ticket.status == "pending":  # the customer answered: back in hand, or back in the queue
+    if answered:  # the customer answered: back in hand, or back in the queue
         ticket.status = "assigned" if ticket.assignee else "open"
     message = _inbound_message(ticket, msg, _language(msg, ticket, who), now)
     if recording:
@@ -249,7 +253,8 @@ def _take_in(ticket: Ticket, msg: InboundMessage, now: datetime) -> None:
     if msg.text:
         ticket.recent_texts = (list(ticket.recent_texts or []) + [msg.text[:RECENT_TEXT_CHARS]])[-RECENT_TEXTS:]
     ticket.updated_at = now
-    ticket.reply_to = _reply_to(msg, ticket)
+    if not msg.automated or not ticket.reply_to:   # answers go to the customer, not to their auto-reply
+        ticket.reply_to = _reply_to(msg, ticket)
 
 
 def _announced(ticket: Ticket, msg: InboundMessage, message: Message, is_new_ticket: bool, turn: bot.Turn,

@@ -51,7 +51,7 @@ def submit(request: RawRequest, client: str) -> pages.Page:
     try:
         validation.check("help_form", posted.fields)
         email = contacts.email(posted.fields["email"]).value
-        if _mailbox(email) == _mailbox(get_settings().support_email):
+        if contacts.mailbox(email) == contacts.mailbox(get_settings().support_email):
             raise Unprocessable("this is our own support address: please give yours, so that we can answer you")
     except (Unprocessable, contacts.InvalidContact) as exc:
         reason = getattr(exc, "message", str(exc))
@@ -68,12 +68,6 @@ def submit(request: RawRequest, client: str) -> pages.Page:
         if (first["subject"], first["text"]) != (message.subject, message.text):
             _resent_changed(message, ticket_id, first["subject"])
     return pages.confirmation(rules.ref_for(ticket_id), email)
-
-
-def _mailbox(address: str) -> str:
-    """An address without its +tag: support+anything@ reaches the support mailbox too."""
-    local, _, domain = address.lower().rpartition("@")
-    return f"{local.partition('+')[0]}@{domain}"
 
 
 def _resent_changed(message, ticket_id: str, first_subject: str) -> None:

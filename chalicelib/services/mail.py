@@ -7,6 +7,7 @@ from typing import Any
 import channels
 
 from ..errors import ApiError
+from ..settings import get_settings
 from . import ingest, intake, providers
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def receive_ses(notification: dict[str, Any]) -> intake.Receipt:
         raw = providers.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
     authenticated = email.sender_authenticated(notification)
     try:
-        return intake.store_all(email.normalize(raw, authenticated))
+        return intake.store_all(email.normalize(raw, authenticated, get_settings().support_email))
     except ApiError as exc:
         kept = {"x-ses-message-id": str(notification.get("mail", {}).get("messageId")),
                 AUTHENTICATED_HEADER: str(authenticated).lower()}  # a replay keeps the verdict

@@ -58,10 +58,19 @@ def _reason_codes(exc: Exception) -> list[Optional[str]]:
     return [getattr(r, "code", None) for r in getattr(exc, "cancellation_reasons", None) or []]
 
 
+# The reasons a transaction item is cancelled that another try, from fresh reads, may get past:
+# another writer's change (a condition, a concurrent transaction), throttling, or none (an item
+# cancelled only because another one was).
+PASSING_REASONS = {None, "ConditionalCheckFailed", "TransactionConflict", "ProvisionedThroughputExceeded",
+                   "ThrottlingError"}
+
+
 def cancelled_for_good(exc: Exception) -> bool:
     """Whether a cancelled transaction can never succeed as it is (an item over the size limit, a
-    malformed write), as opposed to one another writer's change cancelled (conditions, conflicts)."""
-    return any(code in ("ValidationError", "ItemCollectionSizeLimitExceeded") for code in _reason_codes(exc))
+    malformed write, a value that cannot be encoded), as opposed to one another writer's change
+    cancelled (conditions, conflicts): any reason not known to pass is for good, so that a write
+    that is wrong is not tried again and again as if it had collided."""
+    return any(code not in PASSING_REASONS for code in _reason_codes(exc))
 
 
 def failed_conditions(exc: Exception) -> list[bool]:

@@ -189,3 +189,11 @@ def test_an_agent_finds_the_web_ticket_by_the_typed_email_which_proves_nothing(s
     assert view["customer"]["contacts"] == [f"web:{NONCE}"] and view["customer"]["name"] == "Ana Lima"
     found = http.get("/tickets?contact=ana@example.com", headers=auth).json_body["items"]
     assert [t["id"] for t in found] == [view["id"]]
+
+
+def test_the_confirmation_to_an_address_on_an_international_domain_goes_to_a_deliverable_address(stack, http):
+    """anna@müller.de went out as To: anna@=?utf-8?q?m=C3=BCller?=.de (an encoded word inside an
+    address is no address, RFC 2047 section 5); its IDNA form is anna@xn--mller-kva.de."""
+    assert submit(http, form_fields(email="anna@müller.de")).status_code == 200
+    stack.pump.drain()
+    assert confirmation_mail(stack)["To"] == "anna@xn--mller-kva.de"

@@ -74,15 +74,44 @@ def test_a_reply_names_the_messages_it_answers_without_angle_brackets():
                                                "@email.amazonses.com",)
 
 
-def test_thread_refs_keep_in_reply_to_then_references_once_each():
+def test_thread_refs_are_the_references_oldest_first_each_once():
     raw = (b"From: a@example.com\nMessage-ID: <m3@example.com>\nIn-Reply-To: <m2@example.com>\n"
            b"References: <m1@example.com>\n <m2@example.com>\n\nhi\n")
-    assert email.normalize(raw)[0].thread_refs == ("m2@example.com", "m1@example.com")
+    assert email.normalize(raw)[0].thread_refs == ("m1@example.com", "m2@example.com")
+
+
+def test_an_in_reply_to_that_references_leaves_out_comes_last_as_the_message_answered():
+    raw = (b"From: a@example.com\nMessage-ID: <m3@example.com>\nIn-Reply-To: <m2@example.com>\n"
+           b"References: <m1@example.com>\n\nhi\n")
+    assert email.normalize(raw)[0].thread_refs == ("m1@example.com", "m2@example.com")
+
+
+LONG_ID = "x" * 2100 + "@example.net"   # over DynamoDB's 2,048-byte key
+
+
+def test_a_message_id_too_long_for_a_key_is_kept_as_its_digest_and_so_referenced():
+    [msg] = email.normalize(f"From: a@example.com\nMessage-ID: <{LONG_ID}>\n\nhi\n".encode())
+    assert msg.provider_message_id == "sha256:" + hashlib.sha256(LONG_ID.encode()).hexdigest()
+    answer = f"From: a@example.com\nMessage-ID: <r1@example.com>\nIn-Reply-To: <{LONG_ID}>\n\nhi\n".encode()
+    assert email.normalize(answer)[0].thread_refs == (msg.provider_message_id,)
+
+
+def test_a_thread_of_many_references_keeps_its_first_and_its_last():
+    thread = [f"m{n}@example.com" for n in range(60)]
+    references = " ".join(f"<{i}>" for i in thread)
+    raw = f"From: a@example.com\nMessage-ID: <m60@example.com>\nReferences: {references}\n\nhi\n"
+    assert email.normalize(raw.encode())[0].thread_refs == (thread[0], *thread[-19:])
 
 
 def test_an_old_style_in_reply_to_phrase_is_no_thread_ref():
     raw = b"From: a@example.com\nMessage-ID: <m3@example.com>\nIn-Reply-To: Your message of Mon, 3 Mar 2025\n\nhi\n"
     assert email.normalize(raw)[0].thread_refs == ()
+
+
+@pytest.mark.parametrize("address", ["anna@xn--mller-kva.de", "anna@müller.de", "Anna@MÜLLER.DE"])
+def test_a_sender_on_an_international_domain_is_kept_with_the_domain_in_ascii(address):
+    raw = f"From: Anna <{address}>\nMessage-ID: <idn@example.de>\n\nhi\n".encode()
+    assert email.normalize(raw)[0].sender == "anna@xn--mller-kva.de"
 
 
 def test_the_recipient_is_the_first_to_address_even_among_several():
@@ -101,6 +130,26 @@ def test_a_french_reply_drops_the_quoted_message_and_the_sign_off():
     assert msg.text == ("Bonjour,\n\nMa valise n'est toujours pas arrivée et je repars demain matin.\n"
                         "Pouvez-vous la faire livrer à l'hôtel ?")
     assert (msg.sender_name, msg.subject) == ("Amélie Martin", "Re: Bagage perdu à Roissy")
+
+
+def test_a_from_name_and_subject_sent_raw_in_utf8_keep_their_letters():
+    msg = one("utf8_display_name.eml")   # RFC 6532: no encoded words, the UTF-8 bytes themselves
+    assert (msg.sender_name, msg.subject) == ("Zoë Lefèvre", "Vol annulé, remboursement")
+
+
+def test_header_bytes_that_are_not_utf8_become_replacement_characters_not_surrogates():
+    raw = b"From: Zo\xe9 <zoe@example.fr>\nMessage-ID: <l1@example.fr>\nSubject: R\xe9servation\n\nbonjour\n"
+    [msg] = email.normalize(raw)
+    assert (msg.sender_name, msg.subject) == ("Zo\ufffd", "R\ufffdservation")
+
+
+def test_an_attached_email_with_raw_utf8_headers_is_kept_with_them():
+    raw = ("From: a@example.com\nMessage-ID: <fwd8@example.com>\nMIME-Version: 1.0\n"
+           "Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nsee below\n"
+           "--B\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"original.eml\"\n\n"
+           "From: Zoë <zoe@example.fr>\nSubject: réservation\n\nthe original\n--B--\n").encode()
+    [attached] = email.normalize(raw)[0].attachments
+    assert "From: Zoë <zoe@example.fr>".encode() in attached.content
 
 
 def test_an_html_only_message_becomes_plain_text_without_styles_or_scripts():
@@ -125,6 +174,35 @@ def test_a_message_that_is_all_quote_keeps_its_text():
     assert email.new_text("> only what you wrote to me") == "> only what you wrote to me"
 
 
+def test_a_forward_with_no_words_of_its_own_keeps_what_it_forwards():
+    msg = one("forward_only.eml")   # Gmail: "---------- Forwarded message ---------", the headers, the mail
+    assert "X7K2QD" in msg.text and "GBP 212.40" in msg.text and "\r" not in msg.text
+
+
+FORWARDED = ("From: JetAir <reservations@jetair.example>\nDate: Sun, Dec 6, 2026 at 6:40 PM\n"
+             "Subject: Your booking X7K2QD\nTo: <olivia.brown@example.co.uk>\n\nTotal charged: GBP 212.40.\n")
+
+
+@pytest.mark.parametrize("separator", ["---------- Forwarded message ---------", "Begin forwarded message:",
+                                       "-------- Message transféré --------", "Anfang der weitergeleiteten Nachricht:"])
+def test_a_forward_under_an_edited_subject_keeps_what_it_forwards(separator):
+    text = email.new_text(f"Charged twice, see below.\n\n{separator}\n{FORWARDED}", "Booking X7K2QD")
+    assert text.startswith("Charged twice") and "GBP 212.40" in text
+
+
+@pytest.mark.parametrize("subject", ["Fwd: Your booking X7K2QD", "FW: Your booking", "TR: Votre réservation",
+                                     "WG: Ihre Buchung"])
+def test_a_forward_keeps_its_whole_text_whatever_comes_between(subject):
+    text = email.new_text("Charged twice.\n\nOn Sun, Dec 6, 2026 at 6:40 PM JetAir wrote:\n> GBP 212.40\n", subject)
+    assert "GBP 212.40" in text
+
+
+def test_a_reply_to_a_forward_keeps_only_its_new_text():
+    text = email.new_text("Any news?\n\nOn Mon, 7 Dec 2026 at 10:00, JetDesk <support@jetdesk.example.com> wrote:\n"
+                          "> We are on it.\n", "Re: Fwd: Your booking X7K2QD")
+    assert text == "Any news?"
+
+
 def test_attachments_and_named_inline_images_come_with_their_bytes():
     msg = one("attachment_pdf.eml")
     files = {a.name: a for a in msg.attachments}
@@ -144,6 +222,14 @@ def test_an_attached_email_is_one_file():
     [attached] = email.normalize(raw)[0].attachments
     assert (attached.name, attached.content_type) == ("original.eml", "message/rfc822")
     assert b"the original" in attached.content
+
+
+def test_an_email_forwarded_inline_without_a_file_name_is_one_file_named_after_its_subject():
+    msg = one("mutt_mime_forward.eml")   # mutt's MIME forward: message/rfc822, inline, no filename
+    [forwarded] = msg.attachments
+    assert (forwarded.name, forwarded.content_type) == ("Your booking confirmation X7K2QD.eml", "message/rfc822")
+    assert b"Total charged: GBP 212.40" in forwarded.content
+    assert msg.text == "The booking below was charged twice."
 
 
 def test_an_out_of_office_reply_is_automated():
@@ -173,6 +259,26 @@ def test_auto_reply_and_bulk_headers_mark_a_message_automated(header):
 def test_robot_senders_are_automated(sender):
     raw = f"From: {sender}\nMessage-ID: <x@example.com>\n\nhi\n".encode()
     assert email.normalize(raw)[0].automated
+
+
+def test_a_notice_from_the_null_return_path_is_automated():
+    msg = one("delivery_delayed_null_return_path.eml")   # a gateway's "delivery delayed", no Auto-Submitted
+    assert msg.automated
+
+
+def test_a_return_path_naming_a_mailbox_is_a_person():
+    assert not one("reply_fr.eml").automated   # Return-Path: <amelie.martin@example.fr>
+
+
+@pytest.mark.parametrize("sender", ["support@jetdesk.example.com", "Support+JD-7K3QX9AB@JetDesk.example.com"])
+def test_mail_from_our_own_support_address_is_automated(sender):
+    raw = f"From: JetDesk <{sender}>\nMessage-ID: <loop@example.com>\n\nYour refund is approved.\n".encode()
+    assert email.normalize(raw, ours="JetDesk Support <support@jetdesk.example.com>")[0].automated
+
+
+def test_mail_from_another_mailbox_at_our_domain_is_a_person():
+    raw = b"From: Maria <maria@jetdesk.example.com>\nMessage-ID: <colleague@example.com>\n\nMy bag is lost.\n"
+    assert not email.normalize(raw, ours="support@jetdesk.example.com")[0].automated
 
 
 def test_auto_submitted_no_is_a_person():
@@ -279,6 +385,13 @@ def test_a_reply_threads_under_the_customer_message(settings):
     assert str(sent["References"]).split() == ["<0100019555a1b2c3@email.amazonses.com>", "<5f2c9e1a@example.com>"]
     assert (str(sent["From"]), str(sent["To"])) == ("support@jetdesk.example.com", "maria.lopez@example.com")
     assert sent.get_content().strip() == "A seat on LH1170 is yours."
+
+
+def test_a_reply_to_an_international_domain_goes_to_its_ascii_form(settings):
+    ses = FakeSES()   # a ticket stored before addresses were kept in ASCII
+    email.send(context(settings, ses), {**REPLY_TO, "address": "anna@müller.de"}, "text")
+    headers = ses.calls[-1]["RawMessage"]["Data"].split(b"\r\n\r\n", 1)[0].decode()
+    assert "\r\nTo: anna@xn--mller-kva.de\r\n" in headers
 
 
 def test_a_reply_subject_has_one_re_and_the_ticket_ref(settings):
@@ -389,6 +502,23 @@ def test_an_empty_plain_alternative_gives_way_to_the_html():
            b'--XX\nContent-Type: text/html; charset=utf-8\n\n<p>My bag never arrived, booking ABC123</p>\n--XX--\n')
     [msg] = email.normalize(raw)
     assert "ABC123" in msg.text
+
+
+def test_the_words_after_an_inline_photo_are_part_of_the_message():
+    msg = one("apple_mail_split_text.eml")   # Apple Mail: text, photo, text
+    assert msg.text == ("Hello, my suitcase came off BA0304 like this:\n\n"
+                        "The wheel is gone and the handle is broken. I want 250 GBP for a new one.")
+    assert [a.name for a in msg.attachments] == ["IMG_0042.jpeg"]
+
+
+def test_a_plain_alternative_is_the_text_without_the_parts_beside_its_alternative():
+    raw = (b'From: a@example.org\nMessage-ID: <m3@example.org>\nMIME-Version: 1.0\n'
+           b'Content-Type: multipart/mixed; boundary="M"\n\n--M\n'
+           b'Content-Type: multipart/alternative; boundary="A"\n\n--A\nContent-Type: text/plain\n\nMy bag is lost\n'
+           b'--A\nContent-Type: text/html\n\n<p>My bag is lost</p>\n--A--\n'
+           b'--M\nContent-Type: text/plain\nContent-Disposition: attachment\n\nlog line\n--M--\n')
+    [msg] = email.normalize(raw)
+    assert msg.text == "My bag is lost"
 
 
 def test_a_text_file_sent_inline_is_an_attachment_not_the_message():

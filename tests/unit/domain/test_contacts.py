@@ -25,6 +25,22 @@ def test_any_typed_contact_parses_to_one_identity(raw, identity):
     assert contacts.parse(raw).identity == identity
 
 
+@pytest.mark.parametrize("raw", ["anna@müller.de", "Anna@MÜLLER.de", "anna@xn--mller-kva.de", "ANNA@XN--MLLER-KVA.DE"])
+def test_an_email_on_an_international_domain_is_one_identity_in_ascii_whichever_form_is_typed(raw):
+    assert contacts.parse(raw).identity == "email:anna@xn--mller-kva.de"
+
+
+def test_an_international_domain_that_is_no_valid_name_is_refused():
+    with pytest.raises(contacts.InvalidContact):
+        contacts.email("anna@mü ller.de".replace(" ", "\u200b"))   # a zero-width space in the name
+
+
+@pytest.mark.parametrize("address", ["support@jetdesk.example.com", "Support+JD-7K3QX9AB@JetDesk.example.com",
+                                     "JetDesk Support <support@jetdesk.example.com>"])
+def test_a_mailbox_is_its_address_without_name_case_or_plus_tag(address):
+    assert contacts.mailbox(address) == "support@jetdesk.example.com"
+
+
 def test_unknown_handle_kinds_are_refused():
     with pytest.raises(contacts.InvalidContact):
         contacts.parse("myspace:bob")

@@ -50,3 +50,15 @@ def test_a_transaction_cancelled_by_an_oversized_item_is_told_from_one_another_w
     assert not cancelled_for_good(cancelled("ConditionalCheckFailed", None))
     assert not cancelled_for_good(cancelled("TransactionConflict"))
     assert not cancelled_for_good(Exception("no reasons"))
+
+
+def test_a_transaction_cancelled_for_a_reason_no_retry_gets_past_is_cancelled_for_good():
+    from types import SimpleNamespace
+
+    from chalicelib.storage.writes import cancelled_for_good
+
+    def cancelled(*codes):
+        return SimpleNamespace(cancellation_reasons=[SimpleNamespace(code=c) if c else None for c in codes])
+    # moto's answer to a value botocore cannot encode (lone surrogates in a name)
+    assert cancelled_for_good(cancelled("UnicodeEncodeError", None))
+    assert not cancelled_for_good(cancelled(None, "ThrottlingError", "ProvisionedThroughputExceeded"))
