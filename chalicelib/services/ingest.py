@@ -79,12 +79,21 @@ def store(message: Union[InboundMessage, IntegrationEvent]) -> bool:
     return written(lambda: item.save(condition=InboundItem.key.does_not_exist()))
 
 
-def _letter(source: str, reason: str, payload: dict, letter_id: Optional[str] = None) -> str:
+def _letter(source: str, reason: str, payload: dict, letter_id: Optional[str] = None, once: bool = False) -> str:
+    """``once``: ``letter_id`` is derived from what is kept, and a letter already under it stays as it is."""
     created = clock.now()
     letter = DeadLetter(letter_id or clock.new_id(), source=source, reason=reason[:500], created_at=created,
                         day=created.date().isoformat(), payload=payload, expires_at=created + KEEP_REJECTED)
-    letter.save()
+    if once:
+        written(lambda: letter.save(condition=DeadLetter.id.does_not_exist()))
+    else:
+        letter.save()
     return letter.id
+
+
+def keep_once(letter_id: str, source: str, reason: str, payload: dict) -> str:
+    """A dead letter under an id derived from what it keeps: kept twice, it is one letter."""
+    return _letter(source, reason, json.loads(json.dumps(payload, default=str)), letter_id, once=True)
 
 
 def reject(source: str, reason: str, headers: Mapping[str, str], body: bytes, replayable: bool,

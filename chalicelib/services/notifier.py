@@ -91,9 +91,13 @@ def _lease(intent: Outbox) -> bool:
         return True
     stored = Outbox.get(intent.id, consistent_read=True)
     if stored.status == "pending" and stored.attempts == intent.attempts and stored.sending_until:
-        wait = int((stored.sending_until - now).total_seconds()) + 1
-        _schedule(intent.id, intent.attempts, min(MAX_DELAY_SECONDS, max(1, wait)))
+        _schedule(intent.id, intent.attempts, min(MAX_DELAY_SECONDS, max(1, _lease_left(stored, now))))
     return False
+
+
+def _lease_left(intent: Outbox, now) -> int:
+    """Seconds until the lease another run holds runs out (rounded up)."""
+    return int((intent.sending_until - now).total_seconds()) + 1
 
 
 def _settle(intent: Outbox, actions: list) -> bool:
@@ -132,8 +136,7 @@ def redeliver(outbox_id: str, attempts: int | None = None) -> None:
     elif attempts == intent.attempts + 1 and intent.status == "pending":
         now = clock.now()
         if intent.sending_until and intent.sending_until > now:
-            wait = int((intent.sending_until - now).total_seconds()) + 1
-            _schedule(intent.id, attempts, min(EARLY_RETRY_SECONDS, wait))
+            _schedule(intent.id, attempts, min(EARLY_RETRY_SECONDS, _lease_left(intent, now)))
         else:
             deliver(intent)
 

@@ -22,8 +22,6 @@ from botocore.exceptions import ClientError
 from ulid import ULID
 
 from .. import clock
-from ..storage.models import DeadLetter
-from ..storage.writes import written
 from . import ingest, providers
 
 log = logging.getLogger("jetdesk.stream_failures")
@@ -44,7 +42,7 @@ def keep(body: str, handlers: Mapping[str, Handler], try_again: bool = True) -> 
         message = body
     info = message.get("DDBStreamBatchInfo") if isinstance(message, dict) else None
     if not isinstance(info, dict) or not all(isinstance(info.get(k), str) and info[k] for k in POINTERS):
-        return [_keep(clock.new_id(), UNREADABLE, "not a stream's on-failure record",
+        return [ingest.keep_once(clock.new_id(), UNREADABLE, "not a stream's on-failure record",
                       {"message": message, "replayable": False})]
     table = table_of(info["streamArn"])
     source, gave_up = f"stream:{table}", _gave_up(message)
@@ -66,7 +64,7 @@ def keep(body: str, handlers: Mapping[str, Handler], try_again: bool = True) -> 
             log.info("a stream record Lambda gave up on went through on its own",
                      extra={"source": source, "sequence_number": record["dynamodb"]["SequenceNumber"]})
             continue
-        kept.append(_keep(_stable_id(f"{info['streamArn']}#{record['dynamodb']['SequenceNumber']}",
+        kept.append(ingest.keep_once(_stable_id(f"{info['streamArn']}#{record['dynamodb']['SequenceNumber']}",
                                      record["dynamodb"].get("ApproximateCreationDateTime")),
                           source, f"{error}; {gave_up}",
                           {"record": record, "replayable": True, "stream_batch": info}))
@@ -133,7 +131,7 @@ def _keep_pointers(info: Mapping[str, Any], source: str, reason: str, message: d
         arrived = datetime.fromisoformat(info["approximateArrivalOfFirstRecord"].replace("Z", "+00:00"))
     except (KeyError, AttributeError, ValueError):
         arrived = None
-    return _keep(_stable_id(key, arrived.timestamp() if arrived else None), source, reason,
+    return ingest.keep_once(_stable_id(key, arrived.timestamp() if arrived else None), source, reason,
                  {"message": message, "replayable": False})
 
 
@@ -143,13 +141,3 @@ def _stable_id(key: str, epoch: Any) -> str:
     at = clock.from_epoch(epoch) if isinstance(epoch, (int, float)) else clock.now()
     return str(ULID.from_bytes(int(at.timestamp() * 1000).to_bytes(6, "big")
                                + hashlib.sha256(key.encode()).digest()[:10]))
-
-
-def _keep(letter_id: str, source: str, reason: str, payload: dict) -> str:
-    created = clock.now()
-    letter = DeadLetter(letter_id, source=source, reason=reason[:500], created_at=created,
-                        day=created.date().isoformat(), payload=json.loads(json.dumps(payload, default=str)),
-                        expires_at=created + ingest.KEEP_REJECTED)
-    if not written(lambda: letter.save(condition=DeadLetter.id.does_not_exist())):
-        log.info("stream record already kept", extra={"dead_letter": letter_id})
-    return letter_id

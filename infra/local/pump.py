@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import boto3
 
+from chalicelib import clock
 from chalicelib.services.stream_failures import lambda_record
 
 log = logging.getLogger("jetdesk.pump")
@@ -44,7 +45,7 @@ def _first_failure(records: list[dict], result: Any) -> int | None:
 
 
 def _iso(epoch: Any) -> str | None:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if isinstance(epoch, (int, float)) else None
+    return clock.iso(clock.from_epoch(epoch)) if isinstance(epoch, (int, float)) else None
 
 
 class EventPump:
